@@ -1,3 +1,59 @@
-"""emofuse: multimodal emotion recognition from text, voice and face."""
+"""emofuse: multimodal emotion recognition from text, voice and face.
+
+The public API is small; everything else is reached through subpackages.
+
+Example:
+    >>> import emofuse
+    >>> "mult" in emofuse.list_models()
+    True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 __version__ = "0.1.0"
+
+from emofuse.models.base import create_model, list_models  # noqa: E402
+
+
+def load_dataset(path: str | Path, **kwargs: Any) -> Any:
+    """Read a feature dataset (see :func:`emofuse.data.readers.load_dataset`)."""
+    from emofuse.data.readers import load_dataset as _load
+
+    return _load(path, **kwargs)
+
+
+def load_model(checkpoint: str | Path) -> Any:
+    """Load a trained fusion model from a checkpoint directory (eval mode, strict)."""
+    from emofuse.models.checkpoint import load_checkpoint
+
+    return load_checkpoint(checkpoint)[0]
+
+
+def evaluate(checkpoint: str | Path, data: str | Path, *, return_predictions: bool = False,
+             batch_size: int = 64, **reader_kwargs: Any) -> Any:
+    """Metrics of a checkpoint on a dataset file (accepts the official test files unchanged).
+
+    Returns:
+        The metrics dict (with ``classes``), or ``(metrics, Predictions)`` if ``return_predictions``.
+    """
+    from emofuse.evaluate.metrics import compute_metrics
+    from emofuse.evaluate.predict import predict
+    from emofuse.models.checkpoint import load_checkpoint
+
+    model, card = load_checkpoint(checkpoint)
+    reader_kwargs = {k: v for k, v in reader_kwargs.items() if v is not None}
+    ds = load_dataset(data, **reader_kwargs)
+    pred = predict(model, ds, batch_size=batch_size)
+    mosi = bool(card.get("train", {}).get("mosi", False))
+    classes = list(model.spec.classes) or None
+    metrics = compute_metrics(model.spec.task, pred.logits, pred.targets, classes=classes, mosi=mosi)
+    metrics = {"model": card["model"], "n": len(ds), **metrics}
+    if classes:
+        metrics["classes"] = classes
+    return (metrics, pred) if return_predictions else metrics
+
+
+__all__ = ["__version__", "create_model", "evaluate", "list_models", "load_dataset", "load_model"]

@@ -174,17 +174,25 @@ class FusionModel(nn.Module):
         for m in self.modalities:
             enc = encoders[m]
             if m in batch.features:
-                e = enc(batch.features[m], batch.length(m))
-                out[m] = e * present[m].unsqueeze(-1).to(e.dtype)
+                x = batch.features[m]
+                keep = present[m].to(x.device)
+                # absent samples' features are ignored "whatever they hold" (NaN included):
+                # zero them before the encoder, and select (not multiply) afterwards
+                x = torch.where(keep.view(-1, *([1] * (x.dim() - 1))), x, 0.0)
+                e = enc(x, batch.length(m))
+                out[m] = torch.where(keep.unsqueeze(-1), e, 0.0)
             else:
-                dim = self._enc_dim(encoders)
-                ref = next(iter(batch.features.values()))
-                out[m] = torch.zeros(b, dim, device=ref.device, dtype=ref.dtype)
+                ref = next(iter(batch.features.values()), None)
+                if ref is None:
+                    ref = next(enc.parameters())
+                out[m] = torch.zeros(b, self._enc_dim(enc), device=ref.device, dtype=ref.dtype)
         return out
 
     @staticmethod
-    def _enc_dim(encoders: nn.ModuleDict) -> int:
-        for mod in encoders.values():
+    def _enc_dim(encoders: nn.Module) -> int:
+        """Output size of an encoder (or of the first encoder of a ``ModuleDict``)."""
+        mods = list(encoders.values()) if isinstance(encoders, nn.ModuleDict) else [encoders]
+        for mod in mods:
             last = [p for p in mod.parameters() if p.dim() >= 1][-1]
             return int(last.shape[0])
         raise ConfigError("no encoders")
@@ -208,7 +216,8 @@ class FusionModel(nn.Module):
         """Predict from a :class:`~emofuse.data.spec.Batch`; any subset of modalities may be present."""
         if not hasattr(self, "head"):
             raise ConfigError(f"{type(self).__name__}.__init__ must call self._finish_init()")
-        present = {m: batch.mask(m) for m in self.modalities}
+        device = next(self.parameters()).device
+        present = {m: batch.mask(m).to(device) for m in self.modalities}
         res = self.fuse(batch, present)
         hidden = res.hidden
         if self.context_encoder is not None:

@@ -1,0 +1,291 @@
+"""The ``emofuse`` command line: a thin layer over the public Python API."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from emofuse.errors import EmofuseError
+
+app = typer.Typer(help="emofuse: multimodal emotion recognition (text, voice, face).", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+models_app = typer.Typer(help="Fusion models in the zoo.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly(fn: F) -> F:
+    """Turn user-facing emofuse errors into a one-line message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EmofuseError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@models_app.command("list")
+@_friendly
+def models_list(pattern: Annotated[str, typer.Argument(help="Shell-style filter, e.g. 'late_*'.")] = "*",
+                json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the registered fusion models."""
+    import dataclasses
+
+    from emofuse.models import MODELS, list_models
+
+    rows = []
+    for name in list_models(pattern):
+        cls = MODELS.get(name)
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        fields = [f.name for f in dataclasses.fields(cls.config_class)]
+        rows.append({"name": name, "kind": "fusion", "summary": doc, "config": fields})
+    if json_out:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title="emofuse fusion models")
+    for col in ("name", "summary", "config keys"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["name"], r["summary"], ", ".join(r["config"]))
+    console.print(table)
+
+
+@models_app.command("show")
+@_friendly
+def models_show(name: str) -> None:
+    """Print the default config of a fusion model as YAML."""
+    import yaml
+
+    from emofuse.config import to_dict
+    from emofuse.models import model_config
+
+    print(yaml.safe_dump({"name": name, "params": to_dict(model_config(name))}, sort_keys=False), end="")
+
+
+@app.command("labels")
+@_friendly
+def labels(name: Annotated[str | None, typer.Argument(help="A label space to show.")] = None) -> None:
+    """List label spaces, or show the classes of one."""
+    from emofuse.labels import get_label_space, list_label_spaces
+
+    names = [name] if name else list_label_spaces()
+    table = Table(title="label spaces")
+    table.add_column("name")
+    table.add_column("classes", overflow="fold")
+    table.add_column("about", overflow="fold")
+    for n in names:
+        s = get_label_space(n)
+        table.add_row(n, ", ".join(s.classes), s.description)
+    console.print(table)
+
+
+@app.command("train")
+@_friendly
+def train(
+    config: Annotated[Path, typer.Argument(help="YAML run config (model, data, train, output_dir).")],
+    overrides: Annotated[list[str] | None, typer.Option("--set", "-s", help="Override: key.sub=value.")] = None,
+    output_dir: Annotated[Path | None, typer.Option("--output-dir", "-o")] = None,
+) -> None:
+    """Train one fusion model from a config file; selects the best epoch on validation data."""
+    from emofuse.config import apply_overrides, load_yaml
+    from emofuse.experiment import load_run_config, train_from_config
+
+    cfg = load_run_config(apply_overrides(load_yaml(config), overrides or []))
+    result = train_from_config(cfg, output_dir=output_dir)
+    _print_metrics(result["validation"], title=f"validation metrics (best epoch {result['best_epoch']}, "
+                   f"selected on {result['monitor']})")
+    console.print(f"checkpoint: {result['output_dir']}")
+
+
+def _print_metrics(metrics: dict[str, Any], title: str) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in metrics.items():
+        if isinstance(v, float):
+            table.add_row(k, f"{v:.4f}")
+        elif isinstance(v, int):
+            table.add_row(k, str(v))
+        elif isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()):
+            table.add_row(k, ", ".join(f"{a}={b:.3f}" for a, b in v.items()))
+    console.print(table)
+
+
+@app.command("evaluate")
+@_friendly
+def evaluate(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint directory (model.safetensors + model_card.json).")],
+    data: Annotated[Path, typer.Argument(help="Dataset file or directory (e.g. the official test.npz).")],
+    fmt: Annotated[str, typer.Option("--format", help="Reader name, or auto.")] = "auto",
+    split: Annotated[str | None, typer.Option(help="Split inside multi-split files (MMSA: test).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    predictions: Annotated[Path | None, typer.Option(help="Write one CSV row per item.")] = None,
+    allow_pickle: Annotated[bool, typer.Option(help="Allow reading a trusted pickle (runs its code).")] = False,
+    pickle_reason: Annotated[str | None, typer.Option(help="Why the pickle is trusted.")] = None,
+) -> None:
+    """Evaluate a trained checkpoint on a dataset file."""
+    from emofuse import evaluate as evaluate_fn
+
+    kwargs: dict[str, Any] = {"format": fmt, "split": split}
+    if allow_pickle:
+        kwargs.update(allow_pickle=True, pickle_reason=pickle_reason)
+    metrics, pred = evaluate_fn(checkpoint, data, return_predictions=True, **kwargs)
+    if predictions is not None:
+        _write_predictions(pred, predictions, metrics.get("classes"))
+    if json_out:
+        print(json.dumps(metrics, indent=2, default=float))
+    else:
+        _print_metrics(metrics, title=f"{checkpoint} on {data}")
+        if "confusion_matrix" in metrics:
+            _print_confusion(metrics)
+
+
+def _print_confusion(metrics: dict[str, Any]) -> None:
+    names = metrics.get("classes") or [str(i) for i in range(len(metrics["confusion_matrix"]))]
+    table = Table(title="confusion matrix (rows: true, columns: predicted)")
+    table.add_column("")
+    for n in names:
+        table.add_column(n, justify="right")
+    for n, row in zip(names, metrics["confusion_matrix"], strict=False):
+        table.add_row(n, *[str(int(x)) for x in row])
+    console.print(table)
+
+
+def _write_predictions(pred: Any, path: Path, classes: list[str] | None) -> None:
+    import csv
+
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    c = pred.probs.shape[1]
+    names = classes or [str(i) for i in range(c)]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        header = ["id", "true", "predicted", *[f"p_{n}" for n in names]]
+        if pred.weights is not None:
+            header += [f"weight_{m}" for m in pred.modalities]
+        w.writerow(header)
+        for i in range(len(pred.ids)):
+            y = pred.targets[i]
+            if np.ndim(y) == 0 and c > 1:
+                true, predicted = names[int(y)], names[int(np.argmax(pred.probs[i]))]
+            else:
+                true, predicted = json.dumps(np.asarray(y).tolist()), json.dumps(pred.probs[i].round(4).tolist())
+            row = [pred.ids[i], true, predicted, *[f"{p:.6f}" for p in pred.probs[i]]]
+            if pred.weights is not None:
+                row += [f"{x:.4f}" for x in pred.weights[i]]
+            w.writerow(row)
+
+
+@app.command("benchmark")
+@_friendly
+def benchmark_cmd(
+    models: Annotated[str | None, typer.Option(help="Comma-separated model names or patterns (default: all).")] = None,
+    seeds: Annotated[int, typer.Option(help="Number of seeds (0..n-1).")] = 3,
+    train_path: Annotated[str, typer.Option("--train", help="Training data, or 'synthetic'.")] = "synthetic",
+    valid_path: Annotated[str | None, typer.Option("--valid", help="Validation data (model selection).")] = None,
+    fmt: Annotated[str, typer.Option("--format")] = "auto",
+    context: Annotated[str, typer.Option(help="Context encoder: off, on or both.")] = "off",
+    epochs: Annotated[int, typer.Option()] = 30,
+    patience: Annotated[int, typer.Option()] = 8,
+    batch_size: Annotated[int, typer.Option()] = 32,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    modality_dropout: Annotated[float, typer.Option()] = 0.1,
+    config: Annotated[Path | None, typer.Option(help="YAML with per-model params: {common: {...}, params: {name: {...}}}.")] = None,
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o")] = Path("runs/benchmark"),
+    robustness: Annotated[bool, typer.Option(help="Also score with each modality removed.")] = True,
+) -> None:
+    """Train models × seeds and print a mean ± std table (validation); saves Markdown, CSV, JSON."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from emofuse.config import from_dict, load_yaml
+    from emofuse.experiment import DataSection, benchmark, summary_rows
+    from emofuse.models import list_models
+    from emofuse.train import TrainConfig
+
+    names: list[str] = []
+    for part in (models.split(",") if models else ["*"]):
+        found = list_models(part.strip())
+        if not found:
+            from emofuse.models import MODELS
+
+            MODELS.get(part.strip())  # raises with suggestions
+        names += [n for n in found if n not in names]
+    ctx = {"off": (False,), "on": (True,), "both": (False, True)}.get(context)
+    if ctx is None:
+        raise typer.BadParameter("context must be off, on or both")
+    extra = load_yaml(config) if config else {}
+    train_extra = extra.pop("train", {})
+    cfg = from_dict(TrainConfig, {"epochs": epochs, "patience": patience, "batch_size": batch_size, "lr": lr,
+                                  "modality_dropout": modality_dropout, "progress": False, **train_extra})
+    data = from_dict(DataSection, {"train": train_path, "valid": valid_path, "format": fmt, **extra.pop("data", {})})
+    common, params = extra.pop("common", {}), extra.pop("params", {})
+    if extra:
+        from emofuse.errors import ConfigError
+
+        raise ConfigError(f"unknown benchmark config keys: {sorted(extra)} (allowed: common, params, train, data)")
+    total = len(names) * len(ctx) * seeds
+    progress = Progress(TextColumn("[bold]benchmark"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err_console, transient=True)
+    with progress:
+        bar = progress.add_task("runs", total=total, info="")
+
+        def on_result(row: dict[str, Any]) -> None:
+            progress.update(bar, advance=1, info=f"{row['model']} seed {row['seed']}: {row['seconds']:.1f}s")
+
+        report = benchmark(names, list(range(seeds)), data=data, train=cfg, params=params, common=common,
+                           contexts=ctx, robustness=robustness, output_dir=output_dir, on_result=on_result)
+    header, rows = summary_rows(report)
+    table = Table(title=f"validation results, mean ± std over {seeds} seeds (model selection on {report['monitor']})")
+    for h in header:
+        table.add_column(h, justify="left" if h in ("model", "context") else "right")
+    for r in rows:
+        table.add_row(*r)
+    console.print(table)
+    console.print(f"saved: {output_dir}/results.md, results.csv, results.json")
+
+
+@app.command("convert")
+@_friendly
+def convert(
+    source: Annotated[Path, typer.Argument(help="Input dataset (npz, MMSA pickle, .csd, directory).")],
+    target: Annotated[Path, typer.Argument(help="Output directory in emofuse's safe feature format.")],
+    fmt: Annotated[str, typer.Option("--format")] = "auto",
+    split: Annotated[str | None, typer.Option()] = None,
+    allow_pickle: Annotated[bool, typer.Option(help="Allow reading a trusted pickle (runs its code).")] = False,
+    pickle_reason: Annotated[str | None, typer.Option(help="Why the pickle is trusted.")] = None,
+) -> None:
+    """Convert a dataset once into the safe, memory-mappable emofuse format."""
+    from emofuse import load_dataset
+
+    kwargs: dict[str, Any] = {"format": fmt}
+    if split:
+        kwargs["split"] = split
+    if allow_pickle:
+        kwargs.update(allow_pickle=True, pickle_reason=pickle_reason)
+    ds = load_dataset(source, **kwargs)
+    ds.save(target)
+    console.print(f"wrote {len(ds)} samples with modalities {list(ds.features)} to {target}")
+
+
+def main() -> None:
+    """Entry point for ``python -m emofuse``."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
