@@ -21,7 +21,7 @@ from emofuse.config import from_dict, to_dict
 from emofuse.data.dataset import FeatureDataset
 from emofuse.errors import ConfigError
 from emofuse.models.base import create_model, list_models, model_config
-from emofuse.train.trainer import TrainConfig, Trainer, resolve_monitor
+from emofuse.train.trainer import TrainConfig, Trainer, resolve_monitor, seed_everything
 
 SYNTHETIC = "synthetic"
 
@@ -131,6 +131,7 @@ def train_from_config(cfg: RunConfig, *, output_dir: str | Path | None = None) -
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
     train, valid = load_splits(cfg.data)
+    seed_everything(cfg.train.seed, cfg.train.deterministic)  # the initial weights depend on the seed too
     model = create_model(cfg.model.name, train.spec, **cfg.model.params)
     result = Trainer(cfg.train).fit(model, train, valid, checkpoint_dir=out, card={
         "data": {"train": cfg.data.train, "valid": cfg.data.valid or f"{cfg.data.train}:{cfg.data.valid_split}",
@@ -206,6 +207,7 @@ def benchmark(
             for seed in seeds:
                 cfg = replace(train_cfg, seed=int(seed))
                 overrides = {**(common or {}), **(params or {}).get(name, {}), "context": bool(ctx)}
+                seed_everything(int(seed), cfg.deterministic)
                 model = create_model(name, train_ds.spec, **overrides)
                 result = Trainer(cfg).fit(model, train_ds, valid_ds)
                 row: dict[str, Any] = {"model": name, "context": bool(ctx), "seed": int(seed),

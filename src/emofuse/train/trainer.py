@@ -260,7 +260,7 @@ class Trainer:
                     if cfg.grad_clip > 0:
                         nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                     opt.step()
-                    total += float(loss) * batch.size
+                    total += float(loss.detach()) * batch.size
                     count += batch.size
                 metrics = self.evaluate(model, valid)
                 value = float(metrics[monitor])
