@@ -19,8 +19,8 @@ app = typer.Typer(help="emofuse: multimodal emotion recognition (text, voice, fa
                   pretty_exceptions_enable=False, add_completion=False)
 models_app = typer.Typer(help="Fusion models in the zoo.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-console = Console()
-err_console = Console(stderr=True)
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -244,8 +244,11 @@ def summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     summary = report["summary"]
     if not summary:
         return [], []
-    metric_keys = [k for k in summary[0] if isinstance(summary[0][k], dict)]
-    header = ["model", "context", "params", *metric_keys]
+    metric_keys = [k for k in summary[0] if isinstance(summary[0][k], dict) and k != "seconds"]
+    short = {"accuracy": "acc", "f1_weighted": "F1-w", "f1_macro": "F1-m", "f1_micro": "F1-µ", "uar": "UAR",
+             "pearson": "r", "ccc": "CCC"}
+    header = ["model", "context", "params",
+              *[short.get(k, k.replace("without_", "no ")) for k in metric_keys], "s/run"]
     rows = []
     for e in summary:
         cells = [e["model"], "on" if e["context"] else "off", f"{e['params']:,}"]
@@ -257,6 +260,7 @@ def summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                 cells.append(f"{m:.3f} ± {s:.3f}")
             else:
                 cells.append(f"{100 * m:.1f} ± {100 * s:.1f}")
+        cells.append(f"{e['seconds']['mean']:.1f}" if "seconds" in e else "")
         rows.append(cells)
     return header, rows
 
@@ -274,7 +278,7 @@ def write_benchmark(report: dict[str, Any], output_dir: str | Path) -> Path:
             writer.writerows(runs)
     header, rows = summary_rows(report)
     lines = [f"Validation {report['monitor']} and other metrics, mean ± std over seeds "
-             f"(metrics in %, errors raw; `without_X` = {report['monitor']} with modality X removed).", "",
+             f"(metrics in %, errors raw; `no X` = {report['monitor']} with modality X removed; s/run = training seconds).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     (out / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

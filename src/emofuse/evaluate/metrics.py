@@ -133,13 +133,13 @@ def _as_float(x: Any, name: str, ndims: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
-def _as_int(x: Any, name: str) -> np.ndarray:
+def _as_int(x: Any, name: str, hint: str = "") -> np.ndarray:
     """``(N,)`` int64 array from integer-valued input (floats like ``2.0`` are accepted)."""
     arr = _as_float(x, name, (1,))
     ints = np.rint(arr)
     if not np.array_equal(ints, arr):
         raise DataError(f"{name}: expected integer class indices, got non-integer values such as "
-                        f"{arr[ints != arr][0]!r}")
+                        f"{float(arr[ints != arr][0])!r}{hint}")
     return ints.astype(np.int64)
 
 
@@ -237,7 +237,7 @@ def classification_metrics(
             raise DataError(f"expected scores with num_classes={num_classes} columns, got shape {s.shape}")
         pred = s.argmax(axis=1).astype(np.int64)
     elif raw.ndim == 1:
-        pred = _as_int(raw, "scores")
+        pred = _as_int(raw, "scores", " ((N,) scores are read as predicted classes; pass (N, C) scores)")
         c = num_classes if num_classes is not None else len(classes) if classes is not None else None
     else:
         raise DataError(f"scores: expected (N, C) scores or (N,) predicted indices, got shape {raw.shape}")
@@ -332,15 +332,23 @@ def multilabel_metrics(
     c = true.shape[1]
     pred = (p > _thresholds(thresholds, c)).astype(np.int64)
     names = _names(classes, c)
-    per_class = f1_score(true, pred, average=None, zero_division=0)
+
+    def score(fn: Any, average: str | None) -> Any:
+        if c == 1:
+            # sklearn reads an (N, 1) indicator as a binary column, not as one label; every
+            # average of a single label is that label's binary score
+            value = fn(true[:, 0], pred[:, 0], average="binary", zero_division=0)
+            return [value] if average is None else value
+        return fn(true, pred, average=average, zero_division=0)
+
     return {
-        "f1_macro": float(f1_score(true, pred, average="macro", zero_division=0)),
-        "f1_micro": float(f1_score(true, pred, average="micro", zero_division=0)),
-        "f1_weighted": float(f1_score(true, pred, average="weighted", zero_division=0)),
-        "precision_macro": float(precision_score(true, pred, average="macro", zero_division=0)),
-        "recall_macro": float(recall_score(true, pred, average="macro", zero_division=0)),
+        "f1_macro": float(score(f1_score, "macro")),
+        "f1_micro": float(score(f1_score, "micro")),
+        "f1_weighted": float(score(f1_score, "weighted")),
+        "precision_macro": float(score(precision_score, "macro")),
+        "recall_macro": float(score(recall_score, "macro")),
         "exact_match": float(accuracy_score(true, pred)),
-        "per_class_f1": {n: float(f) for n, f in zip(names, per_class, strict=True)},
+        "per_class_f1": {n: float(f) for n, f in zip(names, score(f1_score, None), strict=True)},
         "n": int(true.shape[0]),
     }
 
@@ -376,16 +384,18 @@ def tune_thresholds(y_true: Any, probs: Any, grid: Sequence[float] | np.ndarray 
     g = _to_numpy(DEFAULT_THRESHOLD_GRID if grid is None else grid, "grid").astype(np.float64).reshape(-1)
     if g.size == 0:
         raise DataError("grid: expected at least one threshold, got none")
-    _thresholds(g, g.size)  # range check
+    if not np.isfinite(g).all() or g.min() < 0.0 or g.max() > 1.0:
+        raise DataError(f"grid: expected finite thresholds in [0, 1], got {g.tolist()}")
     # F1 = 2TP / (2TP + FP + FN) for every (threshold, label), computed in one pass; equals
     # sklearn's f1_score(average=None, zero_division=0) (tested).
-    pred = p[None, :, :] > g[:, None, None]  # (G, N, C)
-    pos = true.astype(bool)[None]
-    tp = (pred & pos).sum(axis=1)
-    fp = (pred & ~pos).sum(axis=1)
-    fn = (~pred & pos).sum(axis=1)
-    denom = 2 * tp + fp + fn
-    f1 = np.divide(2.0 * tp, denom, out=np.zeros(tp.shape, dtype=np.float64), where=denom > 0)  # (G, C)
+    pos = true.astype(bool)
+    n_pos = pos.sum(axis=0)
+    f1 = np.zeros((g.size, true.shape[1]), dtype=np.float64)  # (G, C)
+    for i, t in enumerate(g):  # one (N, C) mask at a time keeps memory flat
+        pred = p > t
+        tp = (pred & pos).sum(axis=0)
+        denom = pred.sum(axis=0) + n_pos  # 2TP + FP + FN
+        np.divide(2.0 * tp, denom, out=f1[i], where=denom > 0)
     order = np.lexsort((g, np.abs(g - 0.5)))  # closest to 0.5 first, then smaller
     f1 = f1[order]
     best = f1.argmax(axis=0)  # first maximum in tie-break order
@@ -595,6 +605,7 @@ def compute_metrics(
         raise UnknownNameError("task", task, TASKS)
     if mosi and task != "regression":
         raise ConfigError(f"mosi=True needs task 'regression', got {task!r}")
+    classes = list(classes) if classes else None  # Specifications use () for "no names"
     if task == "classification":
         return classification_metrics(targets, outputs, classes=classes)
     if task == "multilabel":

@@ -154,7 +154,8 @@ class FusionModel(nn.Module):
     def __init__(self, spec: Specifications, config: FusionConfig) -> None:
         super().__init__()
         if not isinstance(config, self.config_class):
-            raise ConfigError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
+            raise ConfigError(f"{type(self).__name__} needs a {self.config_class.__name__}, "
+                              f"got {type(config).__name__}")
         self.spec = spec
         self.config = config
         self.modalities = spec.modality_names

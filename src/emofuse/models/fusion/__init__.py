@@ -1,3 +1,12 @@
 """The fusion model zoo. Importing this package registers every model in ``MODELS``."""
 
-from emofuse.models.fusion import early  # noqa: F401
+from emofuse.models.fusion import (  # noqa: F401
+    bilinear,
+    early,
+    gated,
+    late,
+    lowrank,
+    moe,
+    tensor,
+)
+from emofuse.models.fusion import mult  # noqa: F401

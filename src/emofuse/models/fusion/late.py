@@ -19,7 +19,13 @@ from torch import Tensor, nn
 from emofuse.data.spec import Batch, Specifications
 from emofuse.errors import ConfigError
 from emofuse.models.base import FusionConfig, FusionModel, FusionResult, register_model
-from emofuse.models.fusion._ops import COMBINE_MODES, combine_predictions, masked_softmax, presence_weights, weighted_sum
+from emofuse.models.fusion._ops import (
+    COMBINE_MODES,
+    combine_predictions,
+    masked_softmax,
+    presence_weights,
+    weighted_sum,
+)
 
 
 @dataclass
