@@ -7,6 +7,6 @@ from emofuse.models.fusion import (  # noqa: F401
     late,
     lowrank,
     moe,
+    mult,
     tensor,
 )
-from emofuse.models.fusion import mult  # noqa: F401

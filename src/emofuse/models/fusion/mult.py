@@ -164,8 +164,7 @@ def _dropout(x: Tensor, p: float, training: bool) -> Tensor:
 
 def _split_heads(x: Tensor, heads: int) -> Tensor:
     """``(B, T, E)`` (any strides) → ``(B, heads, T, E / heads)`` view."""
-    b, t, e = x.shape
-    return x.unflatten(-1, (heads, e // heads)).transpose(1, 2)
+    return x.unflatten(-1, (heads, x.shape[-1] // heads)).transpose(1, 2)
 
 
 def _merge_heads(x: Tensor) -> Tensor:
@@ -363,18 +362,23 @@ class MulT(FusionModel):
         self.proj2 = nn.Linear(combined, combined)
         self.out_proj = nn.Identity() if combined == config.hidden else nn.Linear(combined, config.hidden)
         self.out_dim = config.hidden
-        # which cross-modal transformers read each source, in a fixed order
-        self._readers = {s: [f"{t}_with_{s}" for t in mods if t != s] for s in mods}
+        # the targets whose cross-modal transformers read each source, in a fixed order
+        self._readers = {s: [t for t in mods if t != s] for s in mods}
         self._kv_cache: dict[str, tuple[tuple[int, ...], Tensor, Tensor]] = {}
         self._finish_init()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["_kv_cache"] = {}  # derived tensors (possibly inference tensors): never copied or pickled
+        return state
 
     # -- pieces ---------------------------------------------------------------------------
     def _embed(self, m: str, x: Tensor, valid: Tensor, full: bool) -> Tensor:
         """Features ``(B, T, D)`` → projected stream ``(B, T, d_model)`` (padding-exact "same" conv)."""
         p = self.config.input_dropouts.get(m, 0.0)
         x = _dropout(x, p, self.training)
-        if not full:  # zero the padding so the convolution sees zeros past each sample's end
-            x = x * valid.unsqueeze(-1).to(x.dtype)
+        if not full:  # zero padding and absent samples (whatever they hold, NaN included)
+            x = x.masked_fill(~valid.unsqueeze(-1), 0.0)
         k = self.kernels[m]
         w = self.proj[m].weight  # (d, D, k)
         if k == 1:
@@ -386,7 +390,9 @@ class MulT(FusionModel):
 
     def _kv_params(self, s: str) -> tuple[Tensor, Tensor]:
         """Stacked, LayerNorm-folded K/V projections of every layer reading source ``s``."""
-        layers = [layer for name in self._readers[s] for layer in self.cross[name].layers]
+        layers = [layer for t in self._readers[s] for layer in self.cross[f"{t}_with_{s}"].layers]
+        # no gradient needed: reuse the folded weights while the parameters are unchanged
+        # (``_version`` counts in-place updates: optimiser steps, ``load_state_dict``)
         cacheable = not torch.is_grad_enabled()
         if cacheable:
             key = tuple(v for layer in layers for p in (layer.in_proj_weight, layer.in_proj_bias,
@@ -403,12 +409,6 @@ class MulT(FusionModel):
             self._kv_cache.pop(s, None)
         return w, b
 
-    def _pool(self, h: Tensor, lengths: Tensor, valid: Tensor) -> Tensor:
-        if self.config.pool == "mean":
-            w = valid.unsqueeze(-1).to(h.dtype)
-            return (h * w).sum(1) / w.sum(1).clamp_min(1.0)
-        idx = torch.arange(h.shape[0], device=h.device)
-        return h[idx, (lengths - 1).clamp_min(0)]
 
     # -- forward ------------------------------------------------------------------------------
     def fuse(self, batch: Batch, present: dict[str, Tensor]) -> FusionResult:
@@ -416,7 +416,7 @@ class MulT(FusionModel):
         cfg = self.config
         training = self.training
         b = batch.size
-        ref = next(iter(batch.features.values()))
+        ref = next(iter(batch.features.values()), self.proj1.weight)
         device, dtype = ref.device, ref.dtype
         d = cfg.d_model
 
@@ -446,17 +446,18 @@ class MulT(FusionModel):
         # 2. keys/values of every cross-modal layer, one matrix product per source
         kv: dict[str, list[Tensor]] = {}  # transformer name -> per-layer (B, T_s, 2d) views
         for s, x in streams.items():
-            names = [n for n in self._readers[s] if n.split("_with_")[0] in streams]
-            if not names:
+            if not any(t in streams for t in self._readers[s]):
                 continue
+            # MMSA scales, drops out and normalises the source in every layer; the scaling and
+            # normalisation are the same each time, only the LayerNorm affine differs (folded)
             z = F.layer_norm(_dropout(x, cfg.embed_dropout, training), (d,))
             w, bias = self._kv_params(s)
-            allkv = F.linear(z, w, bias)  # (B, T_s, n_readers * nlevels * 2d)
+            allkv = F.linear(z, w, bias)  # (B, T_s, readers * nlevels * 2d)
             step = 2 * d
-            for r, name in enumerate(self._readers[s]):
-                if name in names:
-                    base = r * cfg.nlevels
-                    kv[name] = [allkv[..., (base + i) * step: (base + i + 1) * step] for i in range(cfg.nlevels)]
+            for r, t in enumerate(self._readers[s]):
+                base = r * cfg.nlevels
+                kv[f"{t}_with_{s}"] = [allkv[..., (base + i) * step: (base + i + 1) * step]
+                                       for i in range(cfg.nlevels)]
 
         # 3. per target: cross-modal transformers, memory transformer, pooling
         pooled: dict[str, Tensor] = {}
@@ -513,4 +514,5 @@ class MulT(FusionModel):
                     row_mask = _build_mask(lengths, valid, full, False, 1, h.dtype)
                 return net.norm(layer.self_attn(x, row_mask, rows=last)).squeeze(1)
             x = layer.self_attn(x, mask)
-        return self._pool(net.norm(x), lengths, valid)
+        w = valid.unsqueeze(-1).to(x.dtype)  # pool == "mean": mean over the valid steps
+        return (net.norm(x) * w).sum(1) / w.sum(1).clamp_min(1.0)
