@@ -205,7 +205,8 @@ def benchmark_cmd(
     batch_size: Annotated[int, typer.Option()] = 32,
     lr: Annotated[float, typer.Option()] = 1e-3,
     modality_dropout: Annotated[float, typer.Option()] = 0.1,
-    config: Annotated[Path | None, typer.Option(help="YAML with per-model params: {common: {...}, params: {name: {...}}}.")] = None,
+    config: Annotated[Path | None, typer.Option(
+        help="YAML with keys common (params for all models), params (per model), train, data.")] = None,
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o")] = Path("runs/benchmark"),
     robustness: Annotated[bool, typer.Option(help="Also score with each modality removed.")] = True,
 ) -> None:

@@ -278,7 +278,8 @@ def write_benchmark(report: dict[str, Any], output_dir: str | Path) -> Path:
             writer.writerows(runs)
     header, rows = summary_rows(report)
     lines = [f"Validation {report['monitor']} and other metrics, mean ± std over seeds "
-             f"(metrics in %, errors raw; `no X` = {report['monitor']} with modality X removed; s/run = training seconds).", "",
+             f"(metrics in %, errors raw; `no X` = {report['monitor']} with modality X removed; "
+             "s/run = training seconds).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     (out / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,1 @@
+"""Feature datasets, corpus readers and the batch contract."""

@@ -178,7 +178,7 @@ class Batch:
             ms = spec.modalities[name]
             want = 3 if ms.sequential else 2
             if x.dim() != want or x.shape[0] != b or x.shape[-1] != ms.dim:
-                shape = "(B, T, %d)" % ms.dim if ms.sequential else "(B, %d)" % ms.dim
+                shape = f"(B, T, {ms.dim})" if ms.sequential else f"(B, {ms.dim})"
                 raise DataError(f"modality {name!r}: expected features of shape {shape} with B={b}, "
                                 f"got {tuple(x.shape)}")
             if not torch.is_floating_point(x):

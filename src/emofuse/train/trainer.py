@@ -181,7 +181,8 @@ class Trainer:
     # -- objectives -----------------------------------------------------------------
     def _loss_fn(self, model: FusionModel, train: FeatureDataset) -> nn.Module:
         cfg, task = self.config, model.spec.task
-        loss = cfg.loss if cfg.loss != "auto" else {"classification": "ce", "multilabel": "bce", "regression": "l1"}[task]
+        auto = {"classification": "ce", "multilabel": "bce", "regression": "l1"}
+        loss = cfg.loss if cfg.loss != "auto" else auto[task]
         if loss == "ce":
             if task != "classification":
                 raise ConfigError(f"loss 'ce' needs a classification task, not {task}")
@@ -268,8 +269,9 @@ class Trainer:
         history: list[dict[str, Any]] = []
         bad_epochs = 0
         start = time.perf_counter()
-        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), disable=not cfg.progress, transient=True)
+        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                            TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[info]}"),
+                            TimeElapsedColumn(), disable=not cfg.progress, transient=True)
         with progress:
             bar = progress.add_task(f"train {model.registry_name}", total=cfg.epochs, info="")
             for epoch in range(1, cfg.epochs + 1):

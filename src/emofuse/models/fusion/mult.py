@@ -43,9 +43,9 @@ What differs from MMSA, on purpose:
 
 Speed (the arithmetic is MMSA's; these change only how it is executed):
 
-* attention runs in ``torch.nn.functional.scaled_dot_product_attention`` (a fused kernel that
-  never materialises the attention matrix and skips the upper triangle under a causal mask);
-  head-averaged attention weights (computed and thrown away by MMSA) are not computed;
+* attention runs in ``torch.nn.functional.scaled_dot_product_attention`` (a fused, blocked
+  kernel that never materialises the ``heads x T_q x T_k`` attention matrix); head-averaged
+  attention weights (computed and thrown away by MMSA) are not computed;
 * a cross-modal layer's keys/values are ``W_i · LayerNorm_i(x_s)`` where ``x_s`` is the same
   source embedding in every layer, so the source is normalised once and the keys/values of
   *all* layers of *all* transformers reading it come from one matrix product, with the
@@ -54,8 +54,13 @@ Speed (the arithmetic is MMSA's; these change only how it is executed):
 * with ``pool="last"`` only the pooled step is needed from the last memory layer, so that
   layer computes keys/values for all steps but attention, output projection and feed-forward
   for one query per sample (exact, in training too);
-* masks are omitted when a batch has no padding and no missing modality, and modalities absent
-  from the whole batch are skipped.
+* ReLU and residual additions run in place; masks are built once per stream pair and
+  omitted when a batch has no padding and no missing modality; modalities absent from the
+  whole batch are skipped.
+
+At MMSA's MOSI sizes (``d_model`` 50, 10 heads, 4 levels; 50/500/375 steps) about 60 % of the
+time is the ~30 million attention scores, at ~1 ns each in SDPA on one AVX-512 core; see
+``bench/fusion_speed.py`` for the measurements against MMSA.
 """
 
 from __future__ import annotations
