@@ -214,7 +214,7 @@ def benchmark_cmd(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from emofuse.config import from_dict, load_yaml
-    from emofuse.experiment import DataSection, benchmark, summary_rows
+    from emofuse.experiment import SYNTHETIC, SYNTHETIC_PARAMS, DataSection, benchmark, summary_rows
     from emofuse.models import list_models
     from emofuse.train import TrainConfig
 
@@ -235,6 +235,8 @@ def benchmark_cmd(
                                   "modality_dropout": modality_dropout, "progress": False, **train_extra})
     data = from_dict(DataSection, {"train": train_path, "valid": valid_path, "format": fmt, **extra.pop("data", {})})
     common, params = extra.pop("common", {}), extra.pop("params", {})
+    if data.train == SYNTHETIC and config is None:
+        params = SYNTHETIC_PARAMS
     if extra:
         from emofuse.errors import ConfigError
 
