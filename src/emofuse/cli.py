@@ -248,7 +248,10 @@ def benchmark_cmd(
         bar = progress.add_task("runs", total=total, info="")
 
         def on_result(row: dict[str, Any]) -> None:
-            progress.update(bar, advance=1, info=f"{row['model']} seed {row['seed']}: {row['seconds']:.1f}s")
+            info = f"{row['model']} context={'on' if row['context'] else 'off'} seed {row['seed']}: {row['seconds']:.1f}s"
+            progress.update(bar, advance=1, info=info)
+            if not err_console.is_terminal:  # logs and CI see one line per finished run
+                err_console.print(f"[{int(progress.tasks[0].completed)}/{total}] {info}", highlight=False)
 
         report = benchmark(names, list(range(seeds)), data=data, train=cfg, params=params, common=common,
                            contexts=ctx, robustness=robustness, output_dir=output_dir, on_result=on_result)
