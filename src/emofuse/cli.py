@@ -248,7 +248,8 @@ def benchmark_cmd(
         bar = progress.add_task("runs", total=total, info="")
 
         def on_result(row: dict[str, Any]) -> None:
-            info = f"{row['model']} context={'on' if row['context'] else 'off'} seed {row['seed']}: {row['seconds']:.1f}s"
+            ctx_name = "on" if row["context"] else "off"
+            info = f"{row['model']} context={ctx_name} seed {row['seed']}: {row['seconds']:.1f}s"
             progress.update(bar, advance=1, info=info)
             if not err_console.is_terminal:  # logs and CI see one line per finished run
                 err_console.print(f"[{int(progress.tasks[0].completed)}/{total}] {info}", highlight=False)
