@@ -42,7 +42,7 @@ def _friendly(fn: F) -> F:
 @_friendly
 def models_list(pattern: Annotated[str, typer.Argument(help="Shell-style filter, e.g. 'late_*'.")] = "*",
                 json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """List the registered fusion models."""
+    """List the fusion models and the shipped per-modality experts."""
     import dataclasses
 
     from emofuse.models import MODELS, list_models
@@ -53,8 +53,24 @@ def models_list(pattern: Annotated[str, typer.Argument(help="Shell-style filter,
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         fields = [f.name for f in dataclasses.fields(cls.config_class)]
         rows.append({"name": name, "kind": "fusion", "summary": doc, "config": fields})
+    experts = []
+    try:
+        from emofuse.experts import EXPERTS, list_experts
+        from emofuse.experts.base import read_card, weights_dir
+    except ImportError as exc:  # an expert's optional backend is missing
+        err_console.print(f"[yellow]experts unavailable:[/] {exc}")
+    else:
+        for name in list_experts(pattern):
+            cls = EXPERTS.get(name)
+            try:
+                card = read_card(weights_dir(name))
+                metrics = card.get("metrics", {})
+            except EmofuseError:
+                metrics = {"error": "weights missing"}
+            experts.append({"name": name, "kind": f"expert ({cls.modality})", "summary": cls.description,
+                            "label_space": cls.label_space, "metrics": metrics})
     if json_out:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(rows + experts, indent=2, default=str))
         return
     table = Table(title="emofuse fusion models")
     for col in ("name", "summary", "config keys"):
@@ -62,6 +78,13 @@ def models_list(pattern: Annotated[str, typer.Argument(help="Shell-style filter,
     for r in rows:
         table.add_row(r["name"], r["summary"], ", ".join(r["config"]))
     console.print(table)
+    if experts:
+        table = Table(title="shipped experts (weights inside the package; see their model cards)")
+        for col in ("name", "modality", "labels", "summary"):
+            table.add_column(col, overflow="fold")
+        for r in experts:
+            table.add_row(r["name"], r["kind"], r["label_space"], r["summary"])
+        console.print(table)
 
 
 @models_app.command("show")
@@ -128,30 +151,82 @@ def _print_metrics(metrics: dict[str, Any], title: str) -> None:
 @app.command("evaluate")
 @_friendly
 def evaluate(
-    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint directory (model.safetensors + model_card.json).")],
-    data: Annotated[Path, typer.Argument(help="Dataset file or directory (e.g. the official test.npz).")],
+    model: Annotated[str, typer.Argument(
+        help="A checkpoint directory (model.safetensors + model_card.json) or a shipped expert name.")],
+    data: Annotated[Path, typer.Argument(help="Dataset/corpus file or folder (e.g. an official test file).")],
     fmt: Annotated[str, typer.Option("--format", help="Reader name, or auto.")] = "auto",
-    split: Annotated[str | None, typer.Option(help="Split inside multi-split files (MMSA: test).")] = None,
+    split: Annotated[str | None, typer.Option(help="Split inside multi-split files (MMSA: test; GoEmotions).")] = None,
+    usage: Annotated[str | None, typer.Option(help="FER2013 Usage filter, e.g. PublicTest.")] = None,
+    text_column: Annotated[str | None, typer.Option(help="Text column (generic text tables).")] = None,
+    label_column: Annotated[str | None, typer.Option(help="Label column (generic tables/CSV).")] = None,
+    label_map: Annotated[Path | None, typer.Option(help="JSON/YAML mapping of raw label names.")] = None,
+    label_space: Annotated[str | None, typer.Option(help="Label space of the corpus labels.")] = None,
+    view: Annotated[str | None, typer.Option(help="GoEmotions view: goemotions28 or ekman7.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     predictions: Annotated[Path | None, typer.Option(help="Write one CSV row per item.")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="Allow reading a trusted pickle (runs its code).")] = False,
     pickle_reason: Annotated[str | None, typer.Option(help="Why the pickle is trusted.")] = None,
 ) -> None:
-    """Evaluate a trained checkpoint on a dataset file."""
-    from emofuse import evaluate as evaluate_fn
-
-    kwargs: dict[str, Any] = {"format": fmt, "split": split}
-    if allow_pickle:
-        kwargs.update(allow_pickle=True, pickle_reason=pickle_reason)
-    metrics, pred = evaluate_fn(checkpoint, data, return_predictions=True, **kwargs)
-    if predictions is not None:
-        _write_predictions(pred, predictions, metrics.get("classes"))
-    if json_out:
-        print(json.dumps(metrics, indent=2, default=float))
+    """Evaluate a trained fusion checkpoint or a shipped expert on a data file."""
+    if not Path(model).exists() and _is_expert(model):
+        metrics = _evaluate_expert(model, data, fmt, split=split, usage=usage, text_column=text_column,
+                                   label_column=label_column, label_map=label_map, label_space=label_space,
+                                   view=view, predictions=predictions)
     else:
-        _print_metrics(metrics, title=f"{checkpoint} on {data}")
+        from emofuse import evaluate as evaluate_fn
+
+        kwargs: dict[str, Any] = {"format": fmt, "split": split}
+        if allow_pickle:
+            kwargs.update(allow_pickle=True, pickle_reason=pickle_reason)
+        metrics, pred = evaluate_fn(model, data, return_predictions=True, **kwargs)
+        if predictions is not None:
+            _write_predictions(pred, predictions, metrics.get("classes"))
+    if json_out:
+        print(json.dumps(_json_safe(metrics), indent=2, allow_nan=False))
+    else:
+        _print_metrics(metrics, title=f"{model} on {data}")
         if "confusion_matrix" in metrics:
             _print_confusion(metrics)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf become null so the output is strict JSON any tool can load."""
+    import math
+
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return _json_safe(value.item())
+    return value
+
+
+def _is_expert(name: str) -> bool:
+    try:
+        from emofuse.experts import EXPERTS
+    except ImportError:
+        return False
+    if name in EXPERTS:
+        return True
+    if "/" not in name and "\\" not in name and not name.endswith((".json", ".safetensors")):
+        EXPERTS.get(name)  # neither a path nor an expert: raise with close matches
+    return False
+
+
+def _evaluate_expert(name: str, data: Path, fmt: str, *, predictions: Path | None, **options: Any) -> dict[str, Any]:
+    from rich.progress import Progress
+
+    from emofuse.experts.evaluate import evaluate_expert
+
+    opts = {k: (str(v) if isinstance(v, Path) else v) for k, v in options.items() if v is not None}
+    with Progress(console=err_console, transient=True) as progress:
+        bar = progress.add_task(f"evaluate {name}", total=None)
+        return evaluate_expert(name, data, format=fmt, predictions=predictions,
+                               on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
+                               **opts)
 
 
 def _print_confusion(metrics: dict[str, Any]) -> None:

