@@ -178,8 +178,10 @@ def main() -> None:
     if route == "mapped":
         head = strip_ekman_head(head)
     shipped = results[best]["runs"][0]["dev"]
-    (args.out / "results.json").write_text(json.dumps({"selected": best, "ekman_route": route, "settings":
-                                                       vars(settings), "candidates": results}, indent=2))
+    # results.json belongs to the shipped head (--card-only reads it); a --no-export run writes beside it
+    res_file = args.out / ("results-no-export.json" if args.no_export else "results.json")
+    res_file.write_text(json.dumps({"selected": best, "ekman_route": route, "settings": vars(settings),
+                                    "candidates": results}, indent=2))
     card = build_card(expert=EXPERT, head=head, best=best, route=route, results=results, shipped=shipped,
                       seeds=seeds, settings=settings, splits=(train_split, dev_split), caches=caches,
                       threads=args.threads, total_seconds=time.perf_counter() - t_start)
