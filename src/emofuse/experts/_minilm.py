@@ -142,7 +142,9 @@ class MiniLMEncoder:
             raise DataError(f"layers: expected hidden-state indices in 0..{NUM_LAYERS}, got {bad}")
         d = minilm_dir()
         from transformers import BertModel, BertTokenizerFast
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # a bar for reading 90 MB from disk is noise in every run
         self.max_tokens = int(max_tokens)
         self.layers = tuple(int(k) for k in layers)
         self.tokenizer = BertTokenizerFast.from_pretrained(str(d), local_files_only=True)

@@ -43,6 +43,7 @@ __all__ = [
     "MAX_SIDE",
     "FaceCrop",
     "FaceDetector",
+    "crop_detection",
     "crop_face",
     "laplacian_variance",
     "load_image",
@@ -328,7 +329,24 @@ def crop_face(image: Any, *, detector: Any = None, min_score: float = 0.5, margi
     if not found:
         return None
     x0, y0, x1, y1, score = max(found, key=lambda d: (d[2] - d[0]) * (d[3] - d[1]) * d[4])
-    x0, y0, x1, y1 = (v / scale for v in (x0, y0, x1, y1))
+    crop = crop_detection(gray, (x0 / scale, y0 / scale, x1 / scale, y1 / scale, score), margin=margin)
+    return FaceCrop(gray=crop.gray, box=crop.box, score=crop.score, face_px=crop.face_px, blur=crop.blur,
+                    n_faces=len(found))
+
+
+def crop_detection(gray: np.ndarray, det: Detection, *, margin: float = FER_MARGIN) -> FaceCrop:
+    """Cut one detected face out of a grey image with FER2013 framing.
+
+    Args:
+        gray: ``(H, W)`` uint8 grey image.
+        det: ``(x0, y0, x1, y1, score)`` box in ``gray``'s pixels.
+        margin: Square crop side as a multiple of the box's larger side.
+
+    Returns:
+        The 48x48 crop with its quality signals (``n_faces`` = 1).
+    """
+    h, w = gray.shape
+    x0, y0, x1, y1, score = (float(v) for v in det)
     face = max(x1 - x0, y1 - y0)
     side = max(2, round(face * margin))
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 - FER_SHIFT_UP * side
@@ -338,4 +356,4 @@ def crop_face(image: Any, *, detector: Any = None, min_score: float = 0.5, margi
     box = src[by0 + pad:by0 + pad + side, bx0 + pad:bx0 + pad + side]
     crop = _resize(box, (CROP_SIZE, CROP_SIZE))
     return FaceCrop(gray=crop, box=(bx0, by0, bx0 + side, by0 + side), score=float(score), face_px=round(face),
-                    blur=laplacian_variance(crop), n_faces=len(found))
+                    blur=laplacian_variance(crop), n_faces=1)
