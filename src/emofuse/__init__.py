@@ -56,4 +56,24 @@ def evaluate(checkpoint: str | Path, data: str | Path, *, return_predictions: bo
     return (metrics, pred) if return_predictions else metrics
 
 
-__all__ = ["__version__", "create_model", "evaluate", "list_models", "load_dataset", "load_model"]
+def analyze(source: str | Path | None = None, *, text: str | None = None, **kwargs: Any) -> Any:
+    """Analyse a video, audio or text file (or a ``text`` string): emotions per segment, fused.
+
+    See :func:`emofuse.analysis.pipeline.analyze` for the options (``transcript=``,
+    ``config=``, any :class:`~emofuse.analysis.pipeline.AnalyzeConfig` field as a keyword).
+
+    Returns:
+        An :class:`~emofuse.analysis.result.AnalysisResult` (``.to_pandas()``, ``.save(dir)``).
+    """
+    from emofuse.analysis.pipeline import analyze as _analyze
+    from emofuse.analysis.pipeline import analyze_text
+    from emofuse.errors import ConfigError
+
+    if (source is None) == (text is None):
+        raise ConfigError("analyze: give either a file path or text=")
+    if text is not None:
+        return analyze_text(text, config=kwargs.pop("config", None) or kwargs or None)
+    return _analyze(source, **kwargs)
+
+
+__all__ = ["__version__", "analyze", "create_model", "evaluate", "list_models", "load_dataset", "load_model"]

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from emofuse.errors import EmofuseError
+from emofuse.errors import ConfigError, EmofuseError, MissingFileError
 
 app = typer.Typer(help="emofuse: multimodal emotion recognition (text, voice, face).", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -362,6 +362,119 @@ def convert(
     ds = load_dataset(source, **kwargs)
     ds.save(target)
     console.print(f"wrote {len(ds)} samples with modalities {list(ds.features)} to {target}")
+
+
+def _parse_sets(overrides: list[str] | None) -> dict[str, Any]:
+    from emofuse.config import apply_overrides
+
+    return apply_overrides({}, overrides or [])
+
+
+@app.command("analyze")
+@_friendly
+def analyze_cmd(
+    inputs: Annotated[list[Path] | None, typer.Argument(
+        help="Media files (video/audio), text files, or folders (batch mode).", show_default=False)] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Analyse the demo clip that ships with emofuse.")] = False,
+    text: Annotated[str | None, typer.Option("--text", help="Analyse this text instead of a file.")] = None,
+    transcript: Annotated[Path | None, typer.Option(
+        "--transcript", "-t", help="Transcript (SRT, WebVTT, JSON, plain text) for a single input.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Write results here (JSON, CSV, Parquet, HTML report, PNG timeline). "
+        "Without it nothing is written to disk (except for --demo: runs/demo).")] = None,
+    formats: Annotated[str, typer.Option("--formats", help="Comma-separated output formats.")] =
+        "json,csv,parquet,html,png",
+    from_list: Annotated[Path | None, typer.Option("--from-list", help="A text file with one input path per line.")]
+        = None,
+    asr: Annotated[bool, typer.Option("--asr/--no-asr", help="Transcribe speech (Whisper tiny.en, English only).")]
+        = True,
+    fps: Annotated[float | None, typer.Option("--fps", help="Video frames sampled per second (face path).")] = None,
+    segmentation: Annotated[str | None, typer.Option(help="auto | transcript | vad | window")] = None,
+    fusion_model: Annotated[Path | None, typer.Option(
+        "--fusion-model", help="A trained zoo checkpoint over the experts' ekman7 outputs, instead of the rule.")]
+        = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", "-s", help="Any AnalyzeConfig field: key=value.")]
+        = None,
+    redo: Annotated[bool, typer.Option("--redo", help="Batch: analyse files again even if done.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result JSON to stdout.")] = False,
+    max_rows: Annotated[int, typer.Option(help="Rows shown in the terminal table.")] = 40,
+) -> None:
+    """Analyse video, audio or text: emotions per segment from words, voice and face, fused.
+
+    Runs locally; nothing is sent anywhere and nothing is written unless --out is given.
+    """
+    from emofuse.analysis.pipeline import AnalyzeConfig, analyze, analyze_text
+    from emofuse.analysis.report import print_table
+
+    settings = _parse_sets(overrides)
+    if not asr:
+        settings["asr"] = False
+    if fps is not None:
+        settings["fps"] = fps
+    if segmentation is not None:
+        settings["segmentation"] = segmentation
+    if fusion_model is not None:
+        settings["fusion_model"] = str(fusion_model)
+    cfg = AnalyzeConfig.from_dict(settings)
+    fmts = [f.strip() for f in formats.split(",") if f.strip()]
+    paths = list(inputs or [])
+    if from_list is not None:
+        if not from_list.is_file():
+            raise MissingFileError(f"--from-list file not found: {from_list}")
+        paths += [Path(line.strip()) for line in from_list.read_text(encoding="utf-8").splitlines()
+                  if line.strip() and not line.lstrip().startswith("#")]
+    if demo:
+        from emofuse.demo import demo_path
+
+        paths = [demo_path("demo.mp4")]
+        out = out or Path("runs/demo")
+    sources = sum([bool(paths), text is not None])
+    if sources != 1:
+        raise ConfigError("give one of: input files/folders, --text, or --demo")
+    if text is not None:
+        result = analyze_text(text, config=cfg)
+    elif len(paths) == 1 and not paths[0].is_dir():
+        result = analyze(paths[0], transcript=transcript, config=cfg, progress=err_console.is_terminal)
+    else:
+        if transcript is not None:
+            raise ConfigError("--transcript applies to a single input, not a batch")
+        if out is None:
+            raise ConfigError("batch mode writes one folder per input: give --out DIR")
+        _run_batch(paths, out, cfg, fmts, redo)
+        return
+    if json_out:
+        sys.stdout.write(result.to_json() + "\n")
+    else:
+        print_table(result, console=console, max_rows=max_rows)
+        for w in result.warnings:
+            err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    if out is not None:
+        written = result.save(out, fmts)
+        err_console.print("wrote " + ", ".join(str(p) for p in written.values()), highlight=False, soft_wrap=True)
+
+
+def _run_batch(paths: list[Path], out: Path, cfg: Any, fmts: list[str], redo: bool) -> None:
+    from emofuse.analysis.batch import analyze_batch
+
+    def on_file(i: int, n: int, path: Path, row: dict[str, Any]) -> None:
+        colour = {"done": "green", "skipped": "cyan", "failed": "red"}[row["status"]]
+        extra = row["error"] if row["status"] == "failed" else (row.get("dominant") or "")
+        err_console.print(f"[{i + 1}/{n}] [{colour}]{row['status']}[/] {path} {extra}", highlight=False,
+                          soft_wrap=True)
+
+    rows = analyze_batch(paths, out, config=cfg, formats=fmts, redo=redo, on_file=on_file,
+                         progress=err_console.is_terminal)
+    table = Table(title=f"batch summary ({out / 'summary.csv'})")
+    for col in ("file", "status", "duration_s", "segments", "dominant", "seconds", "error"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(*[("" if r[c] is None else str(r[c])) for c in
+                        ("file", "status", "duration_s", "segments", "dominant", "seconds", "error")])
+    console.print(table)
+    failed = sum(r["status"] == "failed" for r in rows)
+    if failed:
+        err_console.print(f"[red]{failed} of {len(rows)} files failed[/] (see the error column)")
+        raise typer.Exit(1)
 
 
 def main() -> None:
