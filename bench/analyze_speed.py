@@ -101,8 +101,9 @@ def main() -> None:
         table.add_column(c, justify="right")
     for r in rows:
         t = r["timings"]
-        table.add_row(f"{r['minutes']:g} min", f"{r['analyze_s']:.1f}", f"{r['rtf']:.3f}", f"{r['rtf_with_startup']:.3f}",
-                      f"{r['peak_rss_mb']:.0f}", str(r["segments"]), f"{r['face_frames']}/{r['frames']}",
+        table.add_row(f"{r['minutes']:g} min", f"{r['analyze_s']:.1f}", f"{r['rtf']:.3f}",
+                      f"{r['rtf_with_startup']:.3f}", f"{r['peak_rss_mb']:.0f}", str(r["segments"]),
+                      f"{r['face_frames']}/{r['frames']}",
                       *(f"{t.get(k, 0.0):.1f}" for k in ("decode", "face", "vad", "voice", "asr", "text")))
     console.print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
