@@ -91,6 +91,8 @@ class AnalyzeConfig:
         keep_frames: Keep the per-frame face timeline in the result.
         threads: Decoder/ASR threads (0 = automatic).
         max_bytes: Largest input file accepted, bytes.
+        max_pixels: Video frames larger than this (width × height) are not decoded: the face
+            path is reported missing and the audio is still analysed.
     """
 
     segmentation: str = "auto"
@@ -116,6 +118,7 @@ class AnalyzeConfig:
     keep_frames: bool = True
     threads: int = 0
     max_bytes: int = 20 * 2**30
+    max_pixels: int = 8192 * 4608
 
     def __post_init__(self) -> None:
         if self.segmentation not in SEGMENTATIONS:
@@ -396,7 +399,7 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
 
     t_start = time.perf_counter()
     timer = _Timer()
-    info = probe(path, max_bytes=cfg.max_bytes)
+    info = probe(path, max_bytes=cfg.max_bytes, max_pixels=cfg.max_pixels)
     warnings: list[str] = []
     whole: dict[str, str] = {}
     duration = float(info.duration)
@@ -446,7 +449,7 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
     if mode == "transcript":
         segs = [_Seg(start=float(c.start), end=float(c.end if c.end is not None else c.start), source="transcript",
                      text=c.text, text_source="transcript") for c in sorted(timed_cues, key=lambda c: c.start)]
-    elif mode == "window" and duration > 0:
+    elif mode == "window" and duration > 0 and (has_audio or want_face):
         segs = _windows(0.0, duration, cfg.window_s)
     pending = list(segs)  # segments whose audio is not analysed yet
 
@@ -595,6 +598,10 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
     if broken:
         warnings.append(broken)
     end_t = max(t_done, buf.end if has_audio else 0.0)
+    if not broken and duration > 0 and 0 < end_t < duration - 1.0:
+        broken = (f"the streams ended at {end_t:.1f} s but the file says it lasts {duration:.1f} s: it may be "
+                  "truncated; analysed what was there")
+        warnings.append(broken)
     if broken or duration <= 0:
         duration = round(end_t, 3) if broken else round(max(duration, end_t), 3)
 
@@ -609,7 +616,10 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
                 segs.append(s)
                 pending.append(s)
         timer.add("vad", t1)
-    if mode == "window" and not segs and duration > 0:
+    if mode == "window" and not has_audio and not want_face:
+        segs = []  # nothing in the file can be read: no rows of all-missing modalities
+        warnings.append("nothing to analyse: " + "; ".join(f"{m}: {r}" for m, r in sorted(whole.items())))
+    elif mode == "window" and not segs and duration > 0:
         segs = _windows(0.0, duration, cfg.window_s)
     for s in pending:
         if has_audio and s.start < buf.end:

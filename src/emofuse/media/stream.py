@@ -176,7 +176,11 @@ def probe(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES, max_pixels: int 
     try:
         container = av.open(str(p))
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as err:
-        raise DataError(f"{p}: not a readable audio or video file ({err})") from None
+        hint = ""
+        if "moov atom not found" in str(err):
+            hint = ("; it looks truncated: an MP4/MOV whose end (the 'moov' index) is missing, e.g. from an "
+                    "interrupted download or recording, cannot be read")
+        raise DataError(f"{p}: not a readable audio or video file ({err}){hint}") from None
     with container:
         a = container.streams.audio[0] if container.streams.audio else None
         v = container.streams.video[0] if container.streams.video else None
