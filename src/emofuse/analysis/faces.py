@@ -67,7 +67,8 @@ class _Track:
     last_t: float
     first_t: float
     n: int = 0
-    mass: float = 0.0  # sum of face_px * score
+    mass: float = 0.0  # sum of face_px * score (what makes a face the main one)
+    px: float = 0.0  # sum of face_px
 
 
 @dataclass
@@ -136,7 +137,8 @@ class FacePath:
             scale: Factor from original video pixels to ``rgb`` pixels (face sizes are reported
                 in original pixels).
         """
-        dets = [d for d in self.detector(rgb) if float(d[4]) >= self.min_score and d[2] > d[0] and d[3] > d[1]]
+        dets = [tuple(float(v) for v in d[:5]) for d in self.detector(rgb)]
+        dets = [d for d in dets if d[4] >= self.min_score and d[2] > d[0] and d[3] > d[1]]
         dets.sort(key=lambda d: -(d[2] - d[0]) * (d[3] - d[1]))
         rec = _FrameRec(t=float(t))
         if dets:
@@ -149,6 +151,7 @@ class FacePath:
                 px = crop.face_px / max(scale, 1e-6)
                 tr.n += 1
                 tr.mass += px * crop.score
+                tr.px += px
                 face = _Face(track=tr.id, score=crop.score, face_px=round(px, 1), blur=round(crop.blur, 1))
                 rec.faces.append(face)
                 self._queue.append((face, crop.gray))
@@ -187,7 +190,7 @@ class FacePath:
                                     score=round(pick.score, 4), face_px=pick.face_px, blur=pick.blur,
                                     n_faces=len(rec.faces), track=pick.track))
         tracks = [{"id": tr.id, "first": round(tr.first_t, 3), "last": round(tr.last_t, 3), "n_frames": tr.n,
-                   "mean_face_px": round(tr.mass / max(tr.n, 1), 1), "main": tr.id == main}
+                   "mean_face_px": round(tr.px / max(tr.n, 1), 1), "main": tr.id == main}
                   for tr in sorted(self._tracks, key=lambda tr: -tr.mass)]
         return frames, tracks
 

@@ -171,7 +171,8 @@ class SpeechSegmenter:
                 elif len(self._probs) >= max_frames:
                     # cut at the least speech-like frame of the last third; keep the tail open
                     lo = 2 * len(self._probs) // 3
-                    cut = lo + int(np.argmin(self._probs[lo:]))
+                    tail = np.asarray(self._probs[lo:])
+                    cut = lo + len(tail) - 1 - int(np.argmin(tail[::-1]))  # the latest of equal minima
                     cut = max(cut, 1)
                     u = self._emit(self._start, self._probs[:cut], pad_end=False)
                     if u:
