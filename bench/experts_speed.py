@@ -16,8 +16,9 @@ What is measured, per expert and per input size:
   the process's peak resident set size (``resource.getrusage(...).ru_maxrss``) before
   loading, after loading and after the run. The RSS figures include Python, torch and every imported library.
 
-Inputs are generated (no data files): each modality registers a function in ``INPUTS`` that
-returns named input sizes; the voice and face experts add theirs there when they exist.
+Inputs need no data files: generated English text; pieces of the demo clip's synthesised speech;
+48x48 face crops cut from the demo's public-domain photo by the project's own face path (the
+face detection itself, MediaPipe, is timed per frame by ``bench/analyze_speed.py``).
 Results are printed as a table and written as JSON to ``--out``.
 """
 
@@ -55,8 +56,34 @@ def text_inputs() -> dict[str, Any]:
             "long (120 words, truncated)": _sentence(120)}
 
 
-#: modality -> function returning {size name: one input item}. Voice/face experts add entries.
-INPUTS: dict[str, Callable[[], dict[str, Any]]] = {"text": text_inputs}
+def voice_inputs() -> dict[str, Any]:
+    """Pieces of the demo clip's synthesised speech at 16 kHz: 1 s, 3.5 s (a sentence), 8 s."""
+    from emofuse.media.audio import resample
+    from emofuse.media.synth import demo_speech
+
+    wave, sr = demo_speech()
+    x = resample(wave, sr, 16000)
+    return {f"{s:g} s utterance": (x[int(4.8 * 16000):int((4.8 + s) * 16000)].copy(), 16000) for s in (1, 3.5, 8)}
+
+
+def face_inputs() -> dict[str, Any]:
+    """48x48 grey crops cut by the project's face path from the demo photo (sharp) and a blurred copy."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    from emofuse.media.face import crop_face
+    from emofuse.media.synth import demo_face
+
+    img = demo_face()
+    sharp = crop_face(img)
+    blurred = crop_face(np.asarray(Image.fromarray(img).filter(ImageFilter.GaussianBlur(3))))
+    if sharp is None or blurred is None:
+        raise SystemExit("no face found in the demo photo (is mediapipe installed?)")
+    return {"48x48 crop (demo photo)": sharp.gray, "48x48 crop (blurred photo)": blurred.gray}
+
+
+#: modality -> function returning {size name: one input item}.
+INPUTS: dict[str, Callable[[], dict[str, Any]]] = {"text": text_inputs, "audio": voice_inputs, "face": face_inputs}
 
 
 def _rss_mb() -> float:
