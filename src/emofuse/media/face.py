@@ -27,7 +27,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -236,6 +239,26 @@ def _resize(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 # --------------------------------------------------------------------------- detection
 
+
+_QUIET_CALLS = 5
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 (MediaPipe/TFLite's C++ start-up notes bypass Python's stderr)."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real stderr (e.g. some embedded interpreters): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
 Detection = tuple[float, float, float, float, float]  # x0, y0, x1, y1 (pixels), score
 
 
@@ -253,22 +276,33 @@ class FaceDetector:
     """
 
     def __init__(self, model_selection: int | None = None, min_score: float = 0.5) -> None:
+        os.environ.setdefault("GLOG_minloglevel", "2")
         try:
-            import mediapipe as mp
+            with _quiet_stderr():
+                import mediapipe as mp
         except ImportError as err:
             raise ImportError(f"{_INSTALL_HINT} ({err})") from None
         self.min_score = float(min_score)
         models = (0, 1) if model_selection is None else (int(model_selection),)
-        self._graphs = [mp.solutions.face_detection.FaceDetection(model_selection=m,
-                                                                  min_detection_confidence=self.min_score)
-                        for m in models]
+        with _quiet_stderr():
+            self._graphs = [mp.solutions.face_detection.FaceDetection(model_selection=m,
+                                                                      min_detection_confidence=self.min_score)
+                            for m in models]
+            for graph in self._graphs:  # start each graph now, while its start-up notes are silenced
+                graph.process(np.zeros((64, 64, 3), np.uint8))
+        self._calls = [0] * len(self._graphs)
 
     def __call__(self, rgb: np.ndarray) -> list[Detection]:
         """Faces of an ``(H, W, 3)`` uint8 RGB image as ``(x0, y0, x1, y1, score)`` in pixels."""
         h, w = rgb.shape[:2]
         out: list[Detection] = []
-        for graph in self._graphs:
-            res = graph.process(np.ascontiguousarray(rgb))
+        for i, graph in enumerate(self._graphs):
+            if self._calls[i] < _QUIET_CALLS:  # TFLite prints start-up notes on a graph's first runs
+                self._calls[i] += 1
+                with _quiet_stderr():
+                    res = graph.process(np.ascontiguousarray(rgb))
+            else:
+                res = graph.process(np.ascontiguousarray(rgb))
             for det in res.detections or []:
                 bb = det.location_data.relative_bounding_box
                 x0, y0 = bb.xmin * w, bb.ymin * h
