@@ -189,3 +189,36 @@ def test_mediapipe_huge_image_is_handled() -> None:
     img = np.random.default_rng(4).integers(0, 256, (4000, 5000, 3), dtype=np.uint8)
     out = crop_face(img)
     assert out is None or out.gray.shape == (48, 48)
+
+
+def test_roll_angle_from_eyes() -> None:
+    from emofuse.media.face import roll_angle
+
+    assert roll_angle(None) == 0.0
+    assert roll_angle((10.0, 10.0, 30.0, 10.5)) == 0.0  # below the 3 degree threshold
+    assert roll_angle((10.0, 10.0, 30.0, 30.0)) == pytest.approx(45.0)
+    assert roll_angle((30.0, 30.0, 10.0, 10.0)) == pytest.approx(45.0)  # either eye order
+    assert roll_angle((10.0, 10.0, 20.0, 40.0)) == 0.0  # 71 degrees: a profile, not trusted
+
+
+def test_rolled_face_is_levelled_before_cropping() -> None:
+    pytest.importorskip("mediapipe")
+    from PIL import Image
+
+    from emofuse.media.face import FaceDetector, crop_detection, crop_face
+    from emofuse.media.synth import demo_face
+
+    canvas = np.full((500, 500, 3), 128, np.uint8)
+    canvas[110:390, 110:390] = demo_face()
+    upright = crop_face(canvas)
+    rolled = np.asarray(Image.fromarray(canvas).rotate(20, resample=Image.Resampling.BILINEAR,
+                                                        fillcolor=(128, 128, 128)))
+    aligned = crop_face(rolled)
+    assert aligned is not None and aligned.roll == pytest.approx(upright.roll - 20, abs=4)
+    det = max(FaceDetector()(rolled), key=lambda d: (d[2] - d[0]) * (d[3] - d[1]))
+    plain = crop_detection(to_gray(rolled), det, align=False)
+
+    def corr(c: object) -> float:
+        return float(np.corrcoef(c.gray.ravel().astype(float), upright.gray.ravel().astype(float))[0, 1])
+
+    assert corr(aligned) > 0.9 > 0.7 > corr(plain)

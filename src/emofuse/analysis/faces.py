@@ -137,7 +137,7 @@ class FacePath:
             scale: Factor from original video pixels to ``rgb`` pixels (face sizes are reported
                 in original pixels).
         """
-        dets = [tuple(float(v) for v in d[:5]) for d in self.detector(rgb)]
+        dets = [(*(float(v) for v in d[:5]), d[5] if len(d) > 5 else None) for d in self.detector(rgb)]
         dets = [d for d in dets if d[4] >= self.min_score and d[2] > d[0] and d[3] > d[1]]
         dets.sort(key=lambda d: -(d[2] - d[0]) * (d[3] - d[1]))
         rec = _FrameRec(t=float(t))

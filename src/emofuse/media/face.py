@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ __all__ = [
     "laplacian_variance",
     "load_image",
     "preprocess_crop",
+    "roll_angle",
     "to_gray",
 ]
 
@@ -83,6 +85,7 @@ class FaceCrop:
         blur: Variance of the Laplacian of the 48x48 crop (higher = sharper; FER2013's median
             is in the hundreds; below ~50 the crop is very blurred).
         n_faces: Faces detected in the image.
+        roll: Degrees the face was rotated to level the eyes (0 when upright or unknown).
     """
 
     gray: np.ndarray
@@ -91,6 +94,7 @@ class FaceCrop:
     face_px: int
     blur: float
     n_faces: int
+    roll: float = 0.0
 
     def quality(self) -> dict[str, float]:
         """The quality signals as a JSON-ready dict."""
@@ -259,7 +263,12 @@ def _quiet_stderr() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
 
-Detection = tuple[float, float, float, float, float]  # x0, y0, x1, y1 (pixels), score
+#: ``(x0, y0, x1, y1, score)`` in pixels, optionally followed by the eye centres
+#: ``(xa, ya, xb, yb)`` (either order) used to level the face.
+Detection = tuple[Any, ...]
+#: Faces rolled by less than this (degrees) are not rotated; beyond :data:`MAX_ROLL_DEG` the eye
+#: keypoints are not trusted (profile views).
+MIN_ROLL_DEG, MAX_ROLL_DEG = 3.0, 45.0
 
 
 class FaceDetector:
@@ -306,7 +315,9 @@ class FaceDetector:
             for det in res.detections or []:
                 bb = det.location_data.relative_bounding_box
                 x0, y0 = bb.xmin * w, bb.ymin * h
-                out.append((x0, y0, x0 + bb.width * w, y0 + bb.height * h, float(det.score[0])))
+                kp = det.location_data.relative_keypoints  # 0: right eye, 1: left eye, 2: nose, ...
+                eyes = (kp[0].x * w, kp[0].y * h, kp[1].x * w, kp[1].y * h) if len(kp) >= 2 else None
+                out.append((x0, y0, x0 + bb.width * w, y0 + bb.height * h, float(det.score[0]), eyes))
             if out:
                 break
         return out
@@ -362,27 +373,62 @@ def crop_face(image: Any, *, detector: Any = None, min_score: float = 0.5, margi
     found = [d for d in det(_to_rgb(small)) if float(d[4]) >= min_score and d[2] > d[0] and d[3] > d[1]]
     if not found:
         return None
-    x0, y0, x1, y1, score = max(found, key=lambda d: (d[2] - d[0]) * (d[3] - d[1]) * d[4])
-    crop = crop_detection(gray, (x0 / scale, y0 / scale, x1 / scale, y1 / scale, score), margin=margin)
+    best = max(found, key=lambda d: (d[2] - d[0]) * (d[3] - d[1]) * d[4])
+    eyes = tuple(v / scale for v in best[5]) if len(best) > 5 and best[5] is not None else None
+    crop = crop_detection(gray, (*(v / scale for v in best[:4]), best[4], eyes), margin=margin)
     return FaceCrop(gray=crop.gray, box=crop.box, score=crop.score, face_px=crop.face_px, blur=crop.blur,
-                    n_faces=len(found))
+                    n_faces=len(found), roll=crop.roll)
 
 
-def crop_detection(gray: np.ndarray, det: Detection, *, margin: float = FER_MARGIN) -> FaceCrop:
-    """Cut one detected face out of a grey image with FER2013 framing.
+def roll_angle(eyes: tuple[float, float, float, float] | None) -> float:
+    """Head roll in degrees from two eye centres (positive: the face is turned clockwise on screen).
+
+    Returns 0 when the eyes are missing, the roll is below :data:`MIN_ROLL_DEG` or beyond
+    :data:`MAX_ROLL_DEG` (keypoints of profile views are unreliable).
+    """
+    if eyes is None:
+        return 0.0
+    (ax, ay), (bx, by) = sorted([(eyes[0], eyes[1]), (eyes[2], eyes[3])])  # left-in-image eye first
+    angle = math.degrees(math.atan2(by - ay, bx - ax))
+    return angle if MIN_ROLL_DEG <= abs(angle) <= MAX_ROLL_DEG else 0.0
+
+
+def crop_detection(gray: np.ndarray, det: Detection, *, margin: float = FER_MARGIN, align: bool = True) -> FaceCrop:
+    """Cut one detected face out of a grey image with FER2013 framing, levelled by the eyes.
 
     Args:
         gray: ``(H, W)`` uint8 grey image.
-        det: ``(x0, y0, x1, y1, score)`` box in ``gray``'s pixels.
+        det: ``(x0, y0, x1, y1, score)`` box in ``gray``'s pixels, optionally followed by the eye
+            centres ``(xa, ya, xb, yb)``.
         margin: Square crop side as a multiple of the box's larger side.
+        align: Rotate a rolled face (eyes not level, see :func:`roll_angle`) upright about the
+            box centre before cropping; FER2013 faces are upright.
 
     Returns:
         The 48x48 crop with its quality signals (``n_faces`` = 1).
     """
     h, w = gray.shape
-    x0, y0, x1, y1, score = (float(v) for v in det)
+    x0, y0, x1, y1, score = (float(v) for v in det[:5])
     face = max(x1 - x0, y1 - y0)
     side = max(2, round(face * margin))
+    angle = roll_angle(det[5] if align and len(det) > 5 else None)
+    if angle:
+        from PIL import Image
+
+        # a region large enough to hold the rotated crop, rotated upright about the face centre
+        fcx, fcy = (x0 + x1) / 2, (y0 + y1) / 2
+        big = int(math.ceil(side * (math.sqrt(2) + 2 * FER_SHIFT_UP))) + 2
+        rx0, ry0 = round(fcx - big / 2), round(fcy - big / 2)
+        pad = max(0, -rx0, -ry0, rx0 + big - w, ry0 + big - h)
+        src = np.pad(gray, pad, mode="edge") if pad else gray
+        region = Image.fromarray(np.ascontiguousarray(src[ry0 + pad:ry0 + pad + big, rx0 + pad:rx0 + pad + big]))
+        upright = np.asarray(region.rotate(angle, resample=Image.Resampling.BILINEAR), dtype=np.uint8)
+        c = big / 2
+        bx0, by0 = round(c - side / 2), round(c - FER_SHIFT_UP * side - side / 2)
+        crop = _resize(np.ascontiguousarray(upright[by0:by0 + side, bx0:bx0 + side]), (CROP_SIZE, CROP_SIZE))
+        box = (rx0 + bx0, ry0 + by0, rx0 + bx0 + side, ry0 + by0 + side)
+        return FaceCrop(gray=crop, box=box, score=float(score), face_px=round(face), blur=laplacian_variance(crop),
+                        n_faces=1, roll=round(angle, 1))
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 - FER_SHIFT_UP * side
     bx0, by0 = round(cx - side / 2), round(cy - side / 2)
     pad = max(0, -bx0, -by0, bx0 + side - w, by0 + side - h)
