@@ -131,6 +131,9 @@ class AnalyzeConfig:
             raise UnknownNameError("fusion method", self.fusion, FUSION_METHODS)
         if self.window_s <= 0 or self.fps < 0 or self.max_side < 32 or self.max_faces < 1:
             raise ConfigError("analyze: need window_s > 0, fps >= 0, max_side >= 32, max_faces >= 1")
+        if self.window_s > MAX_VOICE_S or self.vad.max_segment_s > MAX_VOICE_S:
+            raise ConfigError(f"analyze: window_s and vad.max_segment_s must be at most {MAX_VOICE_S:g} s "
+                              "(segments are read by the voice expert and Whisper in one piece)")
         unknown = [m for m in self.priors if m not in MODALITY_NAMES]
         if unknown:
             raise ConfigError(f"analyze: priors for unknown modalities {unknown}; known: {list(MODALITY_NAMES)}")
@@ -517,7 +520,9 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
 
     def analyse_audio(s: _Seg) -> None:
         """Voice expert (+ queue for ASR) on a segment whose audio is fully buffered."""
-        s.speech_prob = speech_prob(s.start, s.end)
+        # the voice expert reads at most MAX_VOICE_S from the start, so a long transcript cue
+        # never makes the audio buffer grow past that
+        s.speech_prob = speech_prob(s.start, min(s.end, s.start + MAX_VOICE_S))
         wave = buf.get(s.start, min(s.end, s.start + MAX_VOICE_S))
         if want_voice:
             t0 = time.perf_counter()
@@ -572,7 +577,7 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
                     segs.append(s)
                     pending.append(s)
                 t_done = max(t_done, buf.end)
-                ready = [s for s in pending if s.end <= buf.end]
+                ready = [s for s in pending if min(s.end, s.start + MAX_VOICE_S) <= buf.end]
                 for s in ready:
                     analyse_audio(s)
                 pending = [s for s in pending if not s.done_audio]

@@ -129,6 +129,7 @@ class Transcriber:
             One :class:`Transcript` per piece, words on the media clock.
         """
         out = [Transcript() for _ in pieces]
+        raw: list[list[str]] = [[] for _ in pieces]  # Whisper's word strings carry their own spacing
         i = 0
         gap = np.zeros(int(GAP_S * SAMPLE_RATE), np.float32)
         while i < len(pieces):
@@ -157,12 +158,14 @@ class Transcriber:
                 s = min(max(float(w.start) - offsets[k], 0.0), dur)
                 e = min(max(float(w.end) - offsets[k], s), dur)
                 p = float(w.probability)
+                if str(w.word).strip():
+                    raw[i + k].append(str(w.word))
                 out[i + k].words.append(Word(word=str(w.word).strip(), start=round(t0 + offsets[k] + s, 3),
                                              end=round(t0 + offsets[k] + e, 3),
                                              prob=round(p if math.isfinite(p) else 0.0, 4)))
             i = j
-        for t in out:
+        for t, r in zip(out, raw, strict=True):
             t.words = [w for w in t.words if w.word]
-            t.text = " ".join(w.word for w in t.words).strip()
+            t.text = "".join(r).strip()
             t.confidence = round(float(np.mean([w.prob for w in t.words])), 4) if t.words else 0.0
         return out
