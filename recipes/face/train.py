@@ -70,6 +70,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads; more than the free cores slows training down a lot")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--widths", type=int, nargs="+", default=list(FaceNetConfig.widths),
+                   help="channels per stage (default: the shipped model's)")
+    p.add_argument("--depths", type=int, nargs="+", default=list(FaceNetConfig.depths),
+                   help="conv layers per stage")
     p.add_argument("--resume", action="store_true", help="continue from runs/face/last.pt")
     p.add_argument("--finalize-only", action="store_true", help="ship the best checkpoint so far")
     p.add_argument("--test-csv", default=None, help="a fer2013.csv with PrivateTest rows to score (withheld here)")
@@ -130,7 +134,7 @@ def train(args: argparse.Namespace, xtr: np.ndarray, ytr: np.ndarray, xva: np.nd
     start, history, best = 0, [], -1.0
     last = run / "last.pt"
     if args.resume and last.is_file():
-        ck = torch.load(last, weights_only=False)
+        ck = torch.load(last, weights_only=True)  # tensors, numbers and lists only: no unpickling
         net.load_state_dict(ck["net"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
@@ -248,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     _, xtr, ytr = load_split(data, "Training", run / "cache")
     rawva, xva, yva = load_split(data, "PublicTest", run / "cache")
     print(f"data: {len(ytr)} training, {len(yva)} PublicTest rows ({time.time() - t:.0f}s)", flush=True)
-    cfg = FaceNetConfig()
+    cfg = FaceNetConfig(widths=tuple(args.widths), depths=tuple(args.depths))
     (run / "config.json").write_text(json.dumps({**vars(args), "net": cfg.to_dict()}, indent=1))
     if not args.finalize_only:
         train(args, xtr, ytr, xva, yva, cfg, run)

