@@ -227,3 +227,57 @@ def test_probe_and_stream_audio_chunks(tmp_path: Path) -> None:
                                                                                          strict=False))
     assert [round(f.t, 2) for f in frames] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
     assert frames[0].rgb.shape == (60, 80, 3) and frames[0].scale == pytest.approx(0.5)
+
+
+def _labelled_results(n: int, seed: int) -> tuple[list, list]:
+    """Results whose text channel is informative and whose face channel is noise or missing."""
+    from emofuse.analysis.result import AnalysisResult, SegmentResult
+
+    rng = np.random.default_rng(seed)
+    res = AnalysisResult(source=f"clip{seed}.mp4", kind="video", duration=float(n))
+    labels = []
+    for i in range(n):
+        k = int(rng.integers(7))
+        text = rng.dirichlet(np.ones(7) * 0.5)
+        text = 0.5 * text + 0.5 * np.eye(7)[k]
+        mods = {"text": ModalityResult.from_probs(text / text.sum(), reliability=1.0),
+                "audio": ModalityResult.missing("no audio track"),
+                "face": (ModalityResult.from_probs(rng.dirichlet(np.ones(7)), reliability=0.8) if i % 3
+                         else ModalityResult.missing("no face"))}
+        res.segments.append(SegmentResult(index=i, start=float(i), end=i + 1.0, modalities=mods))
+        labels.append(EKMAN[k])
+    return [res], [labels]
+
+
+def test_fusion_dataset_trains_a_zoo_model_that_the_pipeline_uses(tmp_path: Path) -> None:
+    from emofuse import create_model
+    from emofuse.analysis.fusion import fusion_dataset
+    from emofuse.train import TrainConfig, Trainer
+
+    train = fusion_dataset(*_labelled_results(300, 0))
+    valid = fusion_dataset(*_labelled_results(100, 1))
+    assert len(train) == 300 and train.features["text"].shape == (300, 7)
+    assert not train.present["audio"].any() and train.present["face"].mean() == pytest.approx(2 / 3, abs=0.01)
+    model = create_model("late_weighted", train.spec, tiny=True)
+    Trainer(TrainConfig(epochs=15, progress=False, seed=0)).fit(model, train, valid, checkpoint_dir=tmp_path / "f")
+    fusion = TrainedFusion(tmp_path / "f")
+    results, labels = _labelled_results(100, 2)
+    hits = [EKMAN[int(np.argmax(fusion(s.modalities)[0]))] == lab
+            for s, lab in zip(results[0].segments, labels[0], strict=True)]
+    assert np.mean(hits) > 0.6  # the text channel carries the label; chance is 1/7
+    from emofuse.analysis.pipeline import analyze_text
+
+    out = analyze_text("I am so happy today!", config={"fusion_model": str(tmp_path / "f")})
+    assert out.segments[0].probs is not None and set(out.segments[0].weights) == {"text"}
+
+
+def test_fusion_dataset_rejects_bad_labels() -> None:
+    from emofuse.analysis.fusion import fusion_dataset
+
+    results, labels = _labelled_results(5, 0)
+    with pytest.raises(DataError, match="unknown label"):
+        fusion_dataset(results, [["joy"] * 5])
+    with pytest.raises(DataError, match="5 segments but 4 labels"):
+        fusion_dataset(results, [labels[0][:4]])
+    with pytest.raises(DataError, match="no labelled segment"):
+        fusion_dataset(results, [[None] * 5])

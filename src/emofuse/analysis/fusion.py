@@ -16,7 +16,8 @@ prediction.
 
 A trained fusion model from the zoo can replace the rule (:class:`TrainedFusion`) when its
 checkpoint was trained on the same inputs: pooled ``(7,)`` expert distributions named
-``text``, ``audio``, ``face``, predicting ``ekman7``.
+``text``, ``audio``, ``face``, predicting ``ekman7``. :func:`fusion_dataset` builds that
+training set from analysed, labelled media.
 
 Example:
     >>> from emofuse.analysis.result import ModalityResult
@@ -29,15 +30,16 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from emofuse.analysis.result import EKMAN, MODALITY_NAMES, ModalityResult
+from emofuse.analysis.result import EKMAN, MODALITY_NAMES, AnalysisResult, ModalityResult
 from emofuse.errors import CheckpointError, ConfigError
 
-__all__ = ["FUSION_METHODS", "PRIOR_WEIGHTS", "TrainedFusion", "fuse", "fusion_weights"]
+__all__ = ["FUSION_METHODS", "PRIOR_WEIGHTS", "TrainedFusion", "fuse", "fusion_dataset", "fusion_weights"]
 
 #: Skill of each expert above chance on its validation data (see the module docstring).
 PRIOR_WEIGHTS: dict[str, float] = {"text": 0.49, "audio": 0.25, "face": 0.46}
@@ -145,3 +147,56 @@ class TrainedFusion:
             if total > 0:
                 weights = {m: round(v / total, 4) for m, v in raw.items()}
         return probs, weights
+
+
+def fusion_dataset(results: Sequence[AnalysisResult], labels: Sequence[Sequence[str | None]]) -> Any:
+    """Training data for a :class:`TrainedFusion` model from analysed media and segment labels.
+
+    Each segment becomes one sample: per modality its 7-d ``ekman7`` distribution (zeros and
+    ``present=False`` when missing), the target its label, grouped by source file (so the
+    context encoder and speaker-/file-independent splits work). Segments labelled ``None``
+    are skipped.
+
+    Args:
+        results: Analysis results (e.g. ``emofuse.analyze(...)`` over a labelled corpus).
+        labels: Per result, one ``ekman7`` class name (or ``None``) per segment.
+
+    Returns:
+        A :class:`~emofuse.data.dataset.FeatureDataset` (``.save(dir)`` writes the safe format);
+        train any zoo model on it with ``emofuse train`` and pass the checkpoint as
+        ``fusion_model``.
+
+    Raises:
+        DataError: Label counts that do not match the segments, unknown class names, or no
+            labelled segment at all.
+    """
+    from emofuse.data.dataset import FeatureDataset
+    from emofuse.errors import DataError
+
+    if len(results) != len(labels):
+        raise DataError(f"fusion_dataset: {len(results)} results but {len(labels)} label lists")
+    feats: dict[str, list[list[float]]] = {m: [] for m in MODALITY_NAMES}
+    present: dict[str, list[bool]] = {m: [] for m in MODALITY_NAMES}
+    targets, ids, groups = [], [], []
+    for res, labs in zip(results, labels, strict=True):
+        if len(labs) != len(res.segments):
+            raise DataError(f"{res.source}: {len(res.segments)} segments but {len(labs)} labels")
+        for seg, lab in zip(res.segments, labs, strict=True):
+            if lab is None:
+                continue
+            if lab not in EKMAN:
+                raise DataError(f"{res.source}: unknown label {lab!r}; expected one of {list(EKMAN)}")
+            for m in MODALITY_NAMES:
+                r = seg.modalities.get(m)
+                ok = r is not None and r.ok
+                feats[m].append(r.vector() if ok else [0.0] * len(EKMAN))
+                present[m].append(ok)
+            targets.append(EKMAN.index(lab))
+            ids.append(f"{res.source}#{seg.index}")
+            groups.append(res.source)
+    if not targets:
+        raise DataError("fusion_dataset: no labelled segment")
+    return FeatureDataset(
+        {m: np.asarray(v, np.float32) for m, v in feats.items()}, np.asarray(targets, np.int64),
+        present={m: np.asarray(v, bool) for m, v in present.items()}, ids=ids, groups={"source": groups},
+        label_space="ekman7")
