@@ -283,3 +283,22 @@ def test_batch_is_resumable_and_survives_failures(media: dict[str, Path], tmp_pa
     r = CliRunner().invoke(app, ["analyze", str(folder), "-o", str(out), "--formats", "json,csv", "--no-asr"])
     rows = {Path(x["file"]).name: x for x in json.loads((out / "summary.json").read_text())}
     assert rows["speech.flac"]["status"] == "skipped" and rows["empty.mp4"]["status"] == "failed"
+
+
+@pytest.mark.parametrize("suffix", [".mp3", ".ogg", ".m4a", ".wav"])
+def test_audio_formats(tmp_path: Path, sentence: np.ndarray, suffix: str) -> None:
+    speech = np.concatenate([np.zeros(SR // 2, np.float32), sentence, np.zeros(SR // 2, np.float32)])
+    p = write_audio(tmp_path / f"s{suffix}", speech, SR)
+    res = analyze(p, asr=False)
+    assert res.kind == "audio" and len(res.segments) == 1
+    assert res.segments[0].modalities["audio"].ok and 0.2 <= res.segments[0].start <= 0.9
+
+
+@pytest.mark.parametrize("suffix", [".mov", ".avi", ".webm"])
+def test_video_containers(tmp_path: Path, sentence: np.ndarray, suffix: str) -> None:
+    p = write_video(tmp_path / f"v{suffix}", duration_s=2.0, width=320, height=240, fps=10, face=demo_face(),
+                    audio=(sentence[: 2 * SR], SR))
+    res = analyze(p, asr=False)
+    assert res.kind == "video" and res.media["has_audio"]
+    assert sum(f.probs is not None for f in res.frames) >= 5
+    assert any(s.modalities["audio"].ok for s in res.segments)
