@@ -719,6 +719,7 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
         timings["realtime_factor"] = round(total / duration, 4)
     media = info.to_dict()
     media["segmentation"] = mode
+    media["asr"] = "Whisper tiny.en (English only)" if transcriber is not None else None
     return AnalysisResult(source=str(path), kind=info.kind, duration=round(duration, 3), segments=out_segs,
                           media=media, modalities=whole, faces=tracks,
                           frames=frames if cfg.keep_frames else [], warnings=warnings, config=cfg.to_dict(),
