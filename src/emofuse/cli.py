@@ -417,6 +417,12 @@ def analyze_cmd(
         settings["fusion_model"] = str(fusion_model)
     cfg = AnalyzeConfig.from_dict(settings)
     fmts = [f.strip() for f in formats.split(",") if f.strip()]
+    from emofuse.analysis.result import OUTPUT_FORMATS
+    from emofuse.errors import UnknownNameError
+
+    for f in fmts:  # before the (possibly long) analysis, not after it
+        if f not in OUTPUT_FORMATS:
+            raise UnknownNameError("output format", f, OUTPUT_FORMATS)
     paths = list(inputs or [])
     if from_list is not None:
         if not from_list.is_file():
