@@ -578,6 +578,12 @@ def write_html(result: AnalysisResult, path: str | Path, *, max_rows: int = _MAX
         ("fused labels", share),
         ("modalities", "<br>".join(_modality_summary(result))),
     ]
+    if result.faces:
+        meta.append(("faces", "<br>".join(
+            _esc(f"{'main face' if f.get('main') else 'face'} #{f.get('id')}: {f.get('first', 0):.1f}–"
+                 f"{f.get('last', 0):.1f} s, {f.get('n_frames', 0)} sampled frames, "
+                 f"~{f.get('mean_face_px', 0):.0f} px") for f in result.faces[:10])
+            + (f"<br>… {len(result.faces) - 10} more" if len(result.faces) > 10 else "")))
     meta_html = "".join(f"<dt>{_esc(k)}</dt><dd>{v}</dd>" for k, v in meta)
     warn_html = ""
     if result.warnings:
