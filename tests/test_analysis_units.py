@@ -259,7 +259,8 @@ def test_fusion_dataset_trains_a_zoo_model_that_the_pipeline_uses(tmp_path: Path
     assert len(train) == 300 and train.features["text"].shape == (300, 7)
     assert not train.present["audio"].any() and train.present["face"].mean() == pytest.approx(2 / 3, abs=0.01)
     model = create_model("late_weighted", train.spec, tiny=True)
-    Trainer(TrainConfig(epochs=15, progress=False, seed=0)).fit(model, train, valid, checkpoint_dir=tmp_path / "f")
+    trainer = Trainer(TrainConfig(epochs=60, lr=1e-2, progress=False, seed=0))
+    trainer.fit(model, train, valid, checkpoint_dir=tmp_path / "f")
     fusion = TrainedFusion(tmp_path / "f")
     results, labels = _labelled_results(100, 2)
     hits = [EKMAN[int(np.argmax(fusion(s.modalities)[0]))] == lab

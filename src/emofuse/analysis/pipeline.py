@@ -5,7 +5,7 @@ paths at once, so memory stays flat whatever the media length:
 
 * **audio** → Silero VAD speech probabilities (always, they are the voice path's quality
   signal) → utterances (:class:`~emofuse.media.vad.SpeechSegmenter`) unless a transcript or
-  fixed windows define the segments → the ``voice-ekman`` expert per segment, and Whisper
+  fixed windows define the segments → the ``voice-whisper`` expert per segment, and Whisper
   tiny.en (English only) for segments without known words, packed into shared 30 s windows;
 * **text** (transcript cues or ASR words) → the ``text-goemotions`` expert per segment;
 * **video** → frames sampled at ``fps`` → MediaPipe face detection, tracking, the
@@ -113,7 +113,7 @@ class AnalyzeConfig:
     fusion_model: str | None = None
     priors: dict[str, float] = field(default_factory=lambda: dict(PRIOR_WEIGHTS))
     text_expert: str = "text-goemotions"
-    voice_expert: str = "voice-ekman"
+    voice_expert: str = "voice-whisper"
     face_expert: str = "face-fer2013"
     keep_frames: bool = True
     threads: int = 0
@@ -211,7 +211,7 @@ class _Experts:
     """Lazily loaded experts (only the paths that run load theirs)."""
 
     def __init__(self, cfg: AnalyzeConfig) -> None:
-        self.cfg = cfg
+        self.cfg = cfg  # only the expert names and threads are read
         self._cache: dict[str, Any] = {}
 
     def get(self, which: str) -> Any:
@@ -219,15 +219,20 @@ class _Experts:
             from emofuse.experts import load_expert
 
             name = {"text": self.cfg.text_expert, "audio": self.cfg.voice_expert, "face": self.cfg.face_expert}[which]
-            self._cache[which] = load_expert(name)
+            kwargs: dict[str, Any] = {}
+            if name == "voice-whisper":  # its Whisper encoder may use every core the pipeline has
+                import os
+
+                kwargs["threads"] = self.cfg.threads or min(4, os.cpu_count() or 1)
+            self._cache[which] = load_expert(name, **kwargs)
         return self._cache[which]
 
 
-_EXPERTS_CACHE: dict[tuple[str, str, str], _Experts] = {}
+_EXPERTS_CACHE: dict[tuple[str, str, str, int], _Experts] = {}
 
 
 def _experts_for(cfg: AnalyzeConfig) -> _Experts:
-    key = (cfg.text_expert, cfg.voice_expert, cfg.face_expert)
+    key = (cfg.text_expert, cfg.voice_expert, cfg.face_expert, cfg.threads)
     if key not in _EXPERTS_CACHE:
         _EXPERTS_CACHE[key] = _Experts(cfg)
     return _EXPERTS_CACHE[key]
