@@ -212,14 +212,14 @@ def cross_corpus(kind: str, src: dict, dst: dict) -> dict:
 # --------------------------------------------------------------------------- shipping
 
 
-def to_head(model) -> tuple[VoiceHead, dict]:
-    """Copy a fitted scaler + logistic regression / MLP into a :class:`VoiceHead`."""
+def to_head(model, n_features: int = N_FEATURES) -> tuple[VoiceHead, dict]:
+    """Copy a fitted scaler + logistic regression / MLP into a :class:`VoiceHead` of ``n_features`` inputs."""
     pipe = model.best_estimator_
     scaler, clf = pipe["scale"], pipe["clf"]
     if list(clf.classes_) != list(range(len(EKMAN))):
         raise RuntimeError(f"shipped model must see all 7 classes, saw {clf.classes_}")
     hidden = clf.hidden_layer_sizes[0] if isinstance(clf, MLPClassifier) else 0
-    head = VoiceHead(VoiceHeadConfig(n_features=N_FEATURES, hidden=hidden, num_labels=len(EKMAN)))
+    head = VoiceHead(VoiceHeadConfig(n_features=n_features, hidden=hidden, num_labels=len(EKMAN)))
     with torch.no_grad():
         head.mean.copy_(torch.as_tensor(scaler.mean_, dtype=torch.float32))
         head.scale.copy_(torch.as_tensor(scaler.scale_, dtype=torch.float32))

@@ -44,7 +44,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from sklearn.neural_network import MLPClassifier  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -66,7 +65,7 @@ vcard = _load("voice_recipe_card", REPO / "recipes" / "voice" / "_card.py")
 import emofuse  # noqa: E402
 from emofuse.corpora import load_corpus  # noqa: E402
 from emofuse.experts.base import weights_dir, write_weights  # noqa: E402
-from emofuse.experts.voice import FEATURE_NAMES, SAMPLE_RATE, VoiceHead, VoiceHeadConfig  # noqa: E402
+from emofuse.experts.voice import FEATURE_NAMES, SAMPLE_RATE  # noqa: E402
 from emofuse.experts.whisper_features import (  # noqa: E402
     TARGET_RMS,
     WHISPER_DIM,
@@ -227,28 +226,6 @@ def paired(base: dict, new: dict) -> dict:
 # --------------------------------------------------------------------------- shipping
 
 
-def to_head(model, n_features: int) -> tuple[VoiceHead, dict]:
-    """Copy a fitted scaler + logistic regression / MLP into a :class:`VoiceHead` of ``n_features`` inputs."""
-    pipe = model.best_estimator_
-    scaler, clf = pipe["scale"], pipe["clf"]
-    if list(clf.classes_) != list(range(len(EKMAN))):
-        raise RuntimeError(f"shipped model must see all 7 classes, saw {clf.classes_}")
-    hidden = clf.hidden_layer_sizes[0] if isinstance(clf, MLPClassifier) else 0
-    head = VoiceHead(VoiceHeadConfig(n_features=n_features, hidden=hidden, num_labels=len(EKMAN)))
-    with torch.no_grad():
-        head.mean.copy_(torch.as_tensor(scaler.mean_, dtype=torch.float32))
-        head.scale.copy_(torch.as_tensor(scaler.scale_, dtype=torch.float32))
-        if hidden:
-            head.net[0].weight.copy_(torch.as_tensor(clf.coefs_[0].T, dtype=torch.float32))
-            head.net[0].bias.copy_(torch.as_tensor(clf.intercepts_[0], dtype=torch.float32))
-            head.net[2].weight.copy_(torch.as_tensor(clf.coefs_[1].T, dtype=torch.float32))
-            head.net[2].bias.copy_(torch.as_tensor(clf.intercepts_[1], dtype=torch.float32))
-        else:
-            head.net[0].weight.copy_(torch.as_tensor(clf.coef_, dtype=torch.float32))
-            head.net[0].bias.copy_(torch.as_tensor(clf.intercept_, dtype=torch.float32))
-    return head.eval(), head.config.to_dict()
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get("EMOFUSE_DATA_DIR", "/work/shared/data")))
@@ -315,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
         e2 = dict(emo, x=x[len(rav["ids"]):])
         x, y, groups, _, _ = joint_arrays(r2, e2)
         model = vt.fit_model(k_best, x, y, groups, inner_folds=6)
-        head, head_cfg = to_head(model, x.shape[1])
+        head, head_cfg = vt.to_head(model, x.shape[1])
         with torch.no_grad():
             ref = model.best_estimator_.predict_proba(x[:20])
             got = torch.softmax(head(torch.as_tensor(x[:20])), 1).numpy()

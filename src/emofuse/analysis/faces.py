@@ -179,7 +179,7 @@ class FacePath:
         self._run()
         main = max(self._tracks, key=lambda tr: tr.mass).id if self._tracks else None
         frames = []
-        for rec in self._frames:
+        for rec in sorted(self._frames, key=lambda r: r.t):  # time order (callers bisect on it)
             if not rec.faces:
                 frames.append(FaceFrame(t=round(rec.t, 3)))
                 continue

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import re
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -219,10 +220,14 @@ class _Experts:
             from emofuse.experts import load_expert
 
             name = {"text": self.cfg.text_expert, "audio": self.cfg.voice_expert, "face": self.cfg.face_expert}[which]
-            kwargs: dict[str, Any] = {}
-            if name == "voice-whisper":  # its Whisper encoder may use every core the pipeline has
-                import os
+            import inspect
+            import os
 
+            from emofuse.experts import EXPERTS
+
+            kwargs: dict[str, Any] = {}
+            # experts with their own compute threads (e.g. a Whisper encoder) get the pipeline's
+            if "threads" in inspect.signature(EXPERTS.get(name).from_dir).parameters:
                 kwargs["threads"] = self.cfg.threads or min(4, os.cpu_count() or 1)
             self._cache[which] = load_expert(name, **kwargs)
         return self._cache[which]
@@ -508,7 +513,7 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
             s.text, s.text_source = tr.text, "asr"
             s.words = [w.to_dict() for w in tr.words]
             s.asr_conf = tr.confidence
-        run_text([s for s in asr_queue])
+        run_text(list(asr_queue))
         asr_queue.clear()
         asr_pieces.clear()
 
@@ -675,7 +680,8 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
     if want_face and not any(f.probs is not None for f in frames):
         whole["face"] = f"no face detected in {len(frames)} sampled frames" if frames else "no video frames decoded"
 
-    # assemble rows
+    # assemble rows (frames are in time order: each segment's frames are found by bisection)
+    frame_t = [f.t for f in frames]
     out_segs: list[SegmentResult] = []
     for s in sorted(segs, key=lambda s: (s.start, s.end)):
         mods: dict[str, ModalityResult] = {}
@@ -703,7 +709,8 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
         if "face" in whole:
             mods["face"] = ModalityResult.missing(whole["face"])
         else:
-            probs, q = aggregate_frames(frames, s.start, max(s.end, s.start + 1e-3))
+            lo, hi = bisect_left(frame_t, s.start), bisect_left(frame_t, max(s.end, s.start + 1e-3))
+            probs, q = aggregate_frames(frames[lo:hi], s.start, max(s.end, s.start + 1e-3))
             if probs is None:
                 mods["face"] = ModalityResult.missing(
                     f"no face in {int(q['n_frames'])} sampled frames" if q["n_frames"] else "no sampled frame",

@@ -59,6 +59,7 @@ __all__ = [
     "VoiceHead",
     "VoiceHeadConfig",
     "frame_features",
+    "read_waveform",
     "utterance_features",
 ]
 
@@ -302,6 +303,21 @@ def _as_items(inputs: Any) -> list[Any]:
     return items
 
 
+def read_waveform(item: Any, index: int = 0, min_duration: float = MIN_DURATION_S) -> np.ndarray:
+    """One voice-expert input (audio path or ``(waveform, sample_rate)``) → 16 kHz mono float32.
+
+    Raises:
+        DataError: Not a path or a pair, or audio that is empty, too short, silent or non-finite.
+        MissingFileError: A path that does not exist.
+    """
+    if isinstance(item, (str, Path)):
+        return load_audio(item, SAMPLE_RATE, min_duration=min_duration)[0]
+    if isinstance(item, tuple) and len(item) == 2:
+        return check_waveform(item[0], item[1], target_sr=SAMPLE_RATE, min_duration=min_duration,
+                              name=f"input {index}")
+    raise DataError(f"input {index}: expected an audio path or a (waveform, sample_rate) pair, "
+                    f"got {type(item).__name__}")
+
 @register_expert
 class VoiceEkmanExpert(Expert):
     """Speech emotion expert over ``ekman7`` (acoustic statistics + trained head).
@@ -346,13 +362,7 @@ class VoiceEkmanExpert(Expert):
 
     def waveform(self, item: Any, index: int = 0) -> np.ndarray:
         """One input (path or ``(waveform, sr)``) → validated 16 kHz mono float32 waveform."""
-        if isinstance(item, (str, Path)):
-            return load_audio(item, SAMPLE_RATE, min_duration=self.min_duration)[0]
-        if isinstance(item, tuple) and len(item) == 2:
-            return check_waveform(item[0], item[1], target_sr=SAMPLE_RATE, min_duration=self.min_duration,
-                                  name=f"input {index}")
-        raise DataError(f"input {index}: expected an audio path or a (waveform, sample_rate) pair, "
-                        f"got {type(item).__name__}")
+        return read_waveform(item, index, self.min_duration)
 
     def features(self, inputs: Any) -> np.ndarray:
         """Utterance statistics ``(N, N_FEATURES)`` of the inputs."""

@@ -32,11 +32,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from emofuse.errors import CheckpointError, DataError
+from emofuse.errors import CheckpointError
 from emofuse.experts.base import Expert, read_card, read_weights, register_expert
-from emofuse.experts.voice import N_FEATURES, SAMPLE_RATE, VoiceHead, VoiceHeadConfig, _as_items, utterance_features
+from emofuse.experts.voice import (
+    N_FEATURES,
+    SAMPLE_RATE,
+    VoiceHead,
+    VoiceHeadConfig,
+    _as_items,
+    read_waveform,
+    utterance_features,
+)
 from emofuse.experts.whisper_features import MAX_SAMPLES, N_WHISPER_FEATURES, WhisperEncoder
-from emofuse.media.audio import MIN_DURATION_S, check_waveform, load_audio
+from emofuse.media.audio import MIN_DURATION_S
 
 __all__ = ["FEATURE_SETS", "VoiceWhisperExpert"]
 
@@ -112,13 +120,7 @@ class VoiceWhisperExpert(Expert):
 
     def waveform(self, item: Any, index: int = 0) -> np.ndarray:
         """One input (path or ``(waveform, sr)``) → validated 16 kHz mono float32 waveform."""
-        if isinstance(item, (str, Path)):
-            return load_audio(item, SAMPLE_RATE, min_duration=self.min_duration)[0]
-        if isinstance(item, tuple) and len(item) == 2:
-            return check_waveform(item[0], item[1], target_sr=SAMPLE_RATE, min_duration=self.min_duration,
-                                  name=f"input {index}")
-        raise DataError(f"input {index}: expected an audio path or a (waveform, sample_rate) pair, "
-                        f"got {type(item).__name__}")
+        return read_waveform(item, index, self.min_duration)
 
     def features_of(self, waves: list[np.ndarray]) -> np.ndarray:
         """Features ``(N, n_features)`` float32 of validated 16 kHz waveforms (the card's feature set)."""

