@@ -13,9 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__version__ = "0.1.0"
-
-from emofuse.models.base import create_model, list_models  # noqa: E402
+from emofuse._version import __version__
+from emofuse.models.base import create_model, list_models
 
 
 def load_dataset(path: str | Path, **kwargs: Any) -> Any:
