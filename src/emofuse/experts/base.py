@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -34,14 +33,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
-from emofuse.errors import CheckpointError, MissingFileError, UnknownNameError
+from emofuse import cards
+from emofuse.errors import CheckpointError, UnknownNameError
 from emofuse.labels import get_label_space, mapping_matrix
 from emofuse.registry import Registry
 
 __all__ = [
     "CARD_FILE",
+    "CARD_FORMAT",
+    "CARD_FORMAT_VERSION",
     "EXPERTS",
     "MODALITIES",
     "REQUIRED_CARD_FIELDS",
@@ -59,16 +60,13 @@ __all__ = [
 ]
 
 MODALITIES = ("text", "audio", "face")
-WEIGHTS_FILE = "head.safetensors"
-CARD_FILE = "card.json"
-CARD_FORMAT = "emofuse-expert"
-CARD_FORMAT_VERSION = 1
-#: Fields every expert card must have (the model card contract; tests check them).
-REQUIRED_CARD_FIELDS = (
-    "format", "format_version", "name", "modality", "label_space", "multilabel", "classes",
-    "ekman", "calibration", "head", "backbone", "preprocessing", "training_data", "metrics",
-    "intended_use", "limitations", "licenses", "emofuse_version",
-)
+_CARD_KIND = cards.KINDS["expert"]
+WEIGHTS_FILE = _CARD_KIND.weights_file
+CARD_FILE = _CARD_KIND.card_file
+CARD_FORMAT = _CARD_KIND.format
+CARD_FORMAT_VERSION = _CARD_KIND.version
+#: Fields every expert card must have (the model card contract, kept in :mod:`emofuse.cards`).
+REQUIRED_CARD_FIELDS = _CARD_KIND.required
 _WEIGHTS_ROOT = Path(__file__).resolve().parent / "weights"
 _EKMAN = get_label_space("ekman7")
 
@@ -291,28 +289,14 @@ def weights_dir(name: str) -> Path:
 
 
 def read_card(directory: str | Path) -> dict[str, Any]:
-    """Read and check ``card.json`` of a weights directory.
+    """Read and check ``card.json`` of a weights directory (:func:`emofuse.cards.read_card`, kind ``expert``).
 
     Raises:
         MissingFileError: No card.
-        CheckpointError: Not an emofuse expert card, a newer format, or missing required fields.
+        CheckpointError: Not valid JSON, not an emofuse expert card, a newer format, or missing
+            required fields.
     """
-    p = Path(directory) / CARD_FILE
-    if not p.is_file():
-        raise MissingFileError(f"expert model card not found: {p}")
-    try:
-        card = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"expert model card {p} is not valid JSON: {err}") from None
-    if card.get("format") != CARD_FORMAT:
-        raise CheckpointError(f"{p}: expected format {CARD_FORMAT!r}, got {card.get('format')!r}")
-    if int(card.get("format_version", 0)) > CARD_FORMAT_VERSION:
-        raise CheckpointError(f"{p}: card format {card.get('format_version')} is newer than this emofuse "
-                              f"understands ({CARD_FORMAT_VERSION}); upgrade emofuse")
-    missing = [f for f in REQUIRED_CARD_FIELDS if f not in card]
-    if missing:
-        raise CheckpointError(f"{p}: model card lacks required fields {missing}")
-    return card
+    return cards.read_card(directory, kind="expert")
 
 
 def read_weights(directory: str | Path, module: torch.nn.Module) -> dict[str, Any]:
@@ -324,31 +308,20 @@ def read_weights(directory: str | Path, module: torch.nn.Module) -> dict[str, An
     """
     d = Path(directory)
     card = read_card(d)
-    w = d / WEIGHTS_FILE
-    if not w.is_file():
-        raise MissingFileError(f"expert weights not found: {w}")
-    state = load_file(str(w))
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise CheckpointError(f"expert weights {w} do not match the head described by its card: {err}") from None
-    module.eval()
+    cards.load_weights_strict(module, d / WEIGHTS_FILE)
     return card
 
 
 def write_weights(directory: str | Path, module: torch.nn.Module, card: dict[str, Any]) -> Path:
     """Write ``module``'s state as ``head.safetensors`` and ``card`` as ``card.json``.
 
-    The card gets ``format``/``format_version`` and is checked for the required fields.
+    The card gets ``format``/``format_version`` (and ``emofuse_version`` when absent) and is
+    checked for the required fields and machine-specific paths before anything is written.
+
+    Raises:
+        CheckpointError: The card lacks required fields or holds an absolute path.
     """
     d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    card = {"format": CARD_FORMAT, "format_version": CARD_FORMAT_VERSION, **card}
-    missing = [f for f in REQUIRED_CARD_FIELDS if f not in card]
-    if missing:
-        raise CheckpointError(f"model card lacks required fields {missing}")
-    state = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
-    save_file(state, str(d / WEIGHTS_FILE), metadata={"format": CARD_FORMAT, "expert": str(card["name"])})
-    (d / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    cards.write_card(d, card, kind="expert")
+    cards.save_weights(module, d / WEIGHTS_FILE, metadata={"format": CARD_FORMAT, "expert": str(card["name"])})
     return d
-
