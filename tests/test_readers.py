@@ -126,10 +126,11 @@ def test_mosi_round_trip_and_positions(tmp_path: Path) -> None:
     ds = load_dataset(p)
     assert len(ds) == 6 and ds.task == "classification" and ds.label_space == "sentiment2"
     spec = ds.spec
+    # the file's "video" features are face features: the dataset speaks the one vocabulary
     assert {k: (m.dim, m.sequential) for k, m in spec.modalities.items()} == {
-        "text": (100, False), "audio": (73, False), "video": (100, False)}
-    for m in ("text", "audio", "video"):
-        np.testing.assert_array_equal(ds.features[m], arrays[m])
+        "text": (100, False), "audio": (73, False), "face": (100, False)}
+    for m, key in (("text", "text"), ("audio", "audio"), ("face", "video")):
+        np.testing.assert_array_equal(ds.features[m], arrays[key])
     np.testing.assert_array_equal(ds.targets, arrays["label"])
     assert ds.ids.tolist() == arrays["utterance_id"].tolist()
     assert ds.groups["video"].tolist() == ["vidA"] * 3 + ["vidB"] * 3
@@ -198,11 +199,11 @@ def test_mmsa_values_round_trip(tmp_path: Path) -> None:
     ds = load_dataset(p, split="train", allow_pickle=True, pickle_reason=REASON)
     src = data["train"]
     assert len(ds) == 6 and ds.task == "regression"
-    for m in ("text", "audio", "vision"):
-        np.testing.assert_array_equal(ds.features[m], src[m])
+    for m, key in (("text", "text"), ("audio", "audio"), ("face", "vision")):  # MMSA's "vision" is the face
+        np.testing.assert_array_equal(ds.features[m], src[key])
         assert ds.spec.modalities[m].sequential
     np.testing.assert_array_equal(ds.lengths["audio"], src["audio_lengths"])
-    assert ds.lengths["vision"].tolist() == [5] * 6
+    assert ds.lengths["face"].tolist() == [5] * 6
     assert ds.lengths["text"].tolist() == src["text_bert"][:, 1].sum(1).astype(int).tolist()
     np.testing.assert_allclose(ds.targets, src["regression_labels"])
     assert ds.groups["video"].tolist() == ["v0", "v0", "v1", "v1", "v2", "v2"]
@@ -281,7 +282,7 @@ def test_mmsa_pickle_protocols_and_numpy_names(tmp_path: Path) -> None:
         p = tmp_path / f"p{proto}.pkl"
         p.write_bytes(blob.replace(b"numpy._core", b"numpy.core") if proto == 2 else blob)
         ds = load_dataset(p, allow_pickle=True, pickle_reason=REASON)  # one split: no split= needed
-        np.testing.assert_array_equal(ds.features["vision"], split["vision"])
+        np.testing.assert_array_equal(ds.features["face"], split["vision"])
 
 
 # ---------------------------------------------------------------------------- csd

@@ -37,6 +37,8 @@ class ReaderInfo:
         suffixes: File suffixes that select this reader (lower case, with the dot).
         order: Sniffers run in increasing order (specific layouts before generic ones).
         options: Option names the reader accepts; ``None``: taken from its signature.
+        many: The reader also takes a mapping of name → file (a multi-file format); a mapping
+            given to :meth:`ReaderRegistry.sniff` selects the first such reader.
     """
 
     name: str
@@ -45,6 +47,7 @@ class ReaderInfo:
     suffixes: tuple[str, ...] = ()
     order: int = 50
     options: tuple[str, ...] | None = None
+    many: bool = False
 
     def matches(self, path: Path) -> bool:
         """Whether ``path`` (which exists) fits this reader."""
@@ -76,13 +79,13 @@ class ReaderRegistry(Registry[R]):
 
     def register(self, name: str, *, layout: str = "", sniff: Sniffer | None = None,  # type: ignore[override]
                  suffixes: Sequence[str] = (), order: int = 50,
-                 options: Iterable[str] | None = None) -> Callable[[R], R]:
+                 options: Iterable[str] | None = None, many: bool = False) -> Callable[[R], R]:
         """Decorator registering a reader with how it is sniffed (see :class:`ReaderInfo`)."""
 
         def deco(reader: R) -> R:
             self.add(name, reader)
             self._info[name] = ReaderInfo(name, layout, sniff, tuple(s.lower() for s in suffixes), order,
-                                          None if options is None else tuple(options))
+                                          None if options is None else tuple(options), many)
             return reader
 
         return deco
@@ -112,17 +115,24 @@ class ReaderRegistry(Registry[R]):
             if opt not in accepted:
                 raise UnknownNameError(f"option of {self.kind} {name!r}", opt, accepted)
 
-    def sniff(self, path: str | Path) -> str:
+    def sniff(self, path: str | Path | Mapping[str, Any]) -> str:
         """Name of the first reader (by ``order``) whose layout fits ``path``.
+
+        A mapping (name → file) selects the first reader registered with ``many=True``.
 
         Raises:
             MissingFileError: ``path`` does not exist.
             DataError: No reader recognises it; the message lists the layouts and readers.
         """
+        infos = sorted((self.info(n) for n in self.names()), key=lambda i: (i.order, i.name))
+        if isinstance(path, Mapping):
+            for info in infos:
+                if info.many:
+                    return info.name
+            raise DataError(f"no {self.kind} reads a mapping of files; give one path")
         p = Path(path)
         if not p.exists():
             raise MissingFileError(f"{self.what} path {p} does not exist")
-        infos = sorted((self.info(n) for n in self.names()), key=lambda i: (i.order, i.name))
         for info in infos:
             if (info.sniff is not None or info.suffixes) and info.matches(p):
                 return info.name
@@ -178,8 +188,3 @@ def check_choices(value: str | Sequence[str], allowed: Sequence[str], what: str)
         if name not in allowed:
             raise UnknownNameError(what, name, [*allowed, "all"])
     return names
-
-
-def is_mapping(value: Any) -> bool:
-    """Whether ``value`` is a mapping (e.g. modality → file, for multi-file formats)."""
-    return isinstance(value, Mapping)
