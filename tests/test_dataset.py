@@ -76,3 +76,10 @@ def test_zero_length_sequence_counts_as_missing():
     x = np.ones((2, 4, 3), dtype=np.float32)
     ds = FeatureDataset({"audio": x}, np.array([0, 1]), lengths={"audio": np.array([4, 0])}, classes=("a", "b"))
     assert ds.present["audio"].tolist() == [True, False]
+
+
+def test_synthetic_speaks_the_modality_vocabulary():
+    ds = make_synthetic(3, seed=0)
+    assert list(ds.features) == ["text", "audio", "face"]
+    # an alias from another vocabulary selects the same modality
+    assert list(ds.select_modalities(["text", "video"]).features) == ["text", "face"]

@@ -264,9 +264,15 @@ class FeatureDataset:
         )
 
     def select_modalities(self, names: Sequence[str]) -> FeatureDataset:
-        """Keep only the named modalities (unknown names raise with close matches)."""
-        from emofuse.errors import UnknownNameError
+        """Keep only the named modalities (aliases such as ``video`` accepted; unknown names raise).
 
+        Raises:
+            UnknownNameError: A name that is not a modality of the dataset (with close matches).
+        """
+        from emofuse.errors import UnknownNameError
+        from emofuse.modalities import canonical_modality
+
+        names = [n if n in self.features else canonical_modality(n) for n in names]
         for n in names:
             if n not in self.features:
                 raise UnknownNameError("modality", n, self.features)

@@ -2,7 +2,7 @@
 
 Used by the default benchmark (no download needed) and by tests. The four classes are the
 combinations of two hidden binary factors: the *text* modality carries factor A, the *audio*
-sequence carries factor B (in its temporal mean, buried in per-step noise), and the *video*
+sequence carries factor B (in its temporal mean, buried in per-step noise), and the *face*
 sequence carries a weaker view of both. No single modality can reach full accuracy, so a
 good fusion model must beat every modality alone, and removing a modality costs accuracy.
 Utterances come in dialogues whose members tend to share one dominant class, so a context
@@ -25,9 +25,9 @@ def make_synthetic(
     seed: int = 0,
     text_dim: int = 16,
     audio_dim: int = 6,
-    video_dim: int = 8,
+    face_dim: int = 8,
     audio_len: tuple[int, int] = (6, 20),
-    video_len: tuple[int, int] = (8, 24),
+    face_len: tuple[int, int] = (8, 24),
     noise: float = 1.0,
     dominance: float = 0.6,
     missing_rate: float = 0.05,
@@ -40,16 +40,16 @@ def make_synthetic(
         seed: Random seed (the data are a pure function of the arguments).
         text_dim: Pooled text feature size.
         audio_dim: Audio frame feature size.
-        video_dim: Video frame feature size.
+        face_dim: Face frame feature size (per video frame).
         audio_len: Inclusive range of audio sequence lengths (frames).
-        video_len: Inclusive range of video sequence lengths (frames).
+        face_len: Inclusive range of face sequence lengths (video frames).
         noise: Standard deviation of the noise relative to the signal.
         dominance: Probability that an utterance takes its dialogue's dominant class.
         missing_rate: Probability that each modality of an utterance is missing.
 
     Returns:
         A :class:`FeatureDataset` with pooled ``text`` ``(N, text_dim)`` and sequential
-        ``audio`` ``(N, T_a, audio_dim)`` / ``video`` ``(N, T_v, video_dim)``, four classes,
+        ``audio`` ``(N, T_a, audio_dim)`` / ``face`` ``(N, T_v, face_dim)``, four classes,
         groups ``dialogue`` and ``speaker``.
     """
     rng = np.random.default_rng(seed)
@@ -73,7 +73,7 @@ def make_synthetic(
     dir_text /= np.linalg.norm(dir_text)
     dir_audio = drng.normal(size=audio_dim)
     dir_audio /= np.linalg.norm(dir_audio)
-    dir_va, dir_vb = drng.normal(size=(2, video_dim))
+    dir_va, dir_vb = drng.normal(size=(2, face_dim))
     dir_va /= np.linalg.norm(dir_va)
     dir_vb /= np.linalg.norm(dir_vb)
 
@@ -84,19 +84,19 @@ def make_synthetic(
     for i in range(n):
         steps = 0.9 * b[i] * dir_audio + 2.0 * noise * rng.normal(size=(t_a[i], audio_dim))
         audio[i, : t_a[i]] = steps
-    t_v = rng.integers(video_len[0], video_len[1] + 1, size=n)
-    video = np.zeros((n, video_len[1], video_dim), dtype=np.float32)
+    t_v = rng.integers(face_len[0], face_len[1] + 1, size=n)
+    face = np.zeros((n, face_len[1], face_dim), dtype=np.float32)
     for i in range(n):
-        steps = (0.2 * a[i] * dir_va + 0.2 * b[i] * dir_vb) + 1.5 * noise * rng.normal(size=(t_v[i], video_dim))
-        video[i, : t_v[i]] = steps
+        steps = (0.2 * a[i] * dir_va + 0.2 * b[i] * dir_vb) + 1.5 * noise * rng.normal(size=(t_v[i], face_dim))
+        face[i, : t_v[i]] = steps
 
-    present = {m: rng.random(n) >= missing_rate for m in ("text", "audio", "video")}
-    none = ~(present["text"] | present["audio"] | present["video"])
+    present = {m: rng.random(n) >= missing_rate for m in ("text", "audio", "face")}
+    none = ~(present["text"] | present["audio"] | present["face"])
     present["text"][none] = True  # keep at least one modality per utterance
     ids = [f"{dg}_{p}" for dg, p in zip(dialogue, pos, strict=True)]
     return FeatureDataset(
-        {"text": text, "audio": audio, "video": video}, y, "classification",
-        lengths={"audio": t_a.astype(np.int64), "video": t_v.astype(np.int64)}, present=present,
+        {"text": text, "audio": audio, "face": face}, y, "classification",
+        lengths={"audio": t_a.astype(np.int64), "face": t_v.astype(np.int64)}, present=present,
         ids=ids, groups={"dialogue": np.asarray(dialogue), "speaker": np.asarray(speaker)},
         positions=np.asarray(pos, dtype=np.int64), classes=SYNTHETIC_CLASSES, context_key="dialogue",
     )
