@@ -52,7 +52,7 @@ print(json.dumps({"import_s": t1 - t0, "analyze_s": t2 - t1, "duration": res.dur
 
 
 def make_video(path: Path, minutes: float) -> float:
-    from emofuse.media.synth import demo_face, demo_speech, write_video
+    from emofuse.data.synth_media import demo_face, demo_speech, write_video
 
     if path.is_file():
         return 0.0

@@ -58,8 +58,8 @@ def text_inputs() -> dict[str, Any]:
 
 def voice_inputs() -> dict[str, Any]:
     """Pieces of the demo clip's synthesised speech at 16 kHz: 1 s, 3.5 s (a sentence), 8 s."""
+    from emofuse.data.synth_media import demo_speech
     from emofuse.media.audio import resample
-    from emofuse.media.synth import demo_speech
 
     wave, sr = demo_speech()
     x = resample(wave, sr, 16000)
@@ -71,8 +71,8 @@ def face_inputs() -> dict[str, Any]:
     import numpy as np
     from PIL import Image, ImageFilter
 
+    from emofuse.data.synth_media import demo_face
     from emofuse.media.face import crop_face
-    from emofuse.media.synth import demo_face
 
     img = demo_face()
     sharp = crop_face(img)

@@ -34,7 +34,7 @@ import numpy as np
 import soundfile as sf
 from PIL import Image
 
-from emofuse.media.synth import write_video
+from emofuse.data.synth_media import write_video
 
 REPO = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO / "src" / "emofuse" / "demo"

@@ -72,7 +72,7 @@ def test_vad_config_is_validated() -> None:
 
 def test_silero_detects_speech_not_hum() -> None:
     pytest.importorskip("faster_whisper")
-    from emofuse.media.synth import demo_speech
+    from emofuse.data.synth_media import demo_speech
     from emofuse.media.vad import SpeechDetector
 
     wave, sr = demo_speech()
@@ -210,8 +210,8 @@ def test_aggregate_frames_without_faces() -> None:
 
 def test_probe_and_stream_audio_chunks(tmp_path: Path) -> None:
     pytest.importorskip("av")
+    from emofuse.data.synth_media import tone_speech, write_video
     from emofuse.media.stream import AudioChunk, VideoSample, probe, stream_media
-    from emofuse.media.synth import tone_speech, write_video
 
     x = tone_speech(3.0, 22050, seed=2)
     p = write_video(tmp_path / "v.mp4", duration_s=3.0, width=160, height=120, fps=12, audio=(x, 22050))

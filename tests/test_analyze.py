@@ -21,9 +21,9 @@ import emofuse  # noqa: E402
 from emofuse.analysis import AnalysisResult  # noqa: E402
 from emofuse.analysis.pipeline import AnalyzeConfig, analyze  # noqa: E402
 from emofuse.cli import app  # noqa: E402
+from emofuse.data.synth_media import demo_face, demo_speech, tone_speech, write_audio, write_video  # noqa: E402
 from emofuse.errors import ConfigError, DataError, MissingFileError  # noqa: E402
 from emofuse.media.audio import resample  # noqa: E402
-from emofuse.media.synth import demo_face, demo_speech, tone_speech, write_audio, write_video  # noqa: E402
 
 pytestmark = pytest.mark.integration
 SR = 16000

@@ -205,8 +205,8 @@ def test_rolled_face_is_levelled_before_cropping() -> None:
     pytest.importorskip("mediapipe")
     from PIL import Image
 
+    from emofuse.data.synth_media import demo_face
     from emofuse.media.face import FaceDetector, crop_detection, crop_face
-    from emofuse.media.synth import demo_face
 
     canvas = np.full((500, 500, 3), 128, np.uint8)
     canvas[110:390, 110:390] = demo_face()

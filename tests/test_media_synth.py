@@ -1,4 +1,4 @@
-"""Synthetic media writer (emofuse.media.synth) and the shipped demo files."""
+"""Synthetic media writer (emofuse.data.synth_media) and the shipped demo files."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from emofuse.errors import ConfigError, DataError, MissingFileError
 av = pytest.importorskip("av")
 pytest.importorskip("PIL")
 
+from emofuse.data.synth_media import demo_face, demo_speech, tone_speech, write_audio, write_video  # noqa: E402
 from emofuse.demo import DEMO_DIR, demo_path  # noqa: E402
 from emofuse.media.audio import load_audio  # noqa: E402
-from emofuse.media.synth import demo_face, demo_speech, tone_speech, write_audio, write_video  # noqa: E402
 
 W, H, FPS, DUR = 320, 240, 25.0, 2.0
 

@@ -1,4 +1,6 @@
-"""Synthetic test media: videos with a face photo and speech-like audio, written frame by frame.
+"""Synthetic test and demo media: videos with a face photo and speech-like audio, written frame by frame.
+
+This is a generator of data, not decoding, so it lives here and not in :mod:`emofuse.media`.
 
 Used by the tests and by ``scripts/make_demo.py`` (the build script of the shipped demo clip):
 
