@@ -5,90 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from emofuse._version import __version__
+from emofuse.cards import replace_block
 from emofuse.labels import get_label_space
+from emofuse.train import speech_card as sc
 
 EKMAN = get_label_space("ekman7")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-
-INTENDED_USE = [
-    "The voice expert of emofuse's multimodal pipeline: a calibrated ekman7 distribution per speech "
-    "utterance (about 1-5 s, one speaker), fused with the text and face experts.",
-    "Research baselines for speaker-independent speech emotion recognition on acted corpora.",
-    "Aggregate analysis over many utterances, where single-utterance errors average out.",
-]
-OUT_OF_SCOPE = [
-    "Decisions about individuals (hiring, health, policing, education, customer scoring) without human review.",
-    "Inferring what a person actually feels: the labels are the emotions actors were asked to portray.",
-    "Long recordings without segmentation: statistics over a whole multi-minute file are meaningless; "
-    "segment into utterances first.",
-]
-LIMITATIONS = [
-    "Acted speech only: RAVDESS (24 North-American actors, two fixed sentences; actors 01-18 used) and EmoDB "
-    "(10 German actors, 10 sentences; 8 speakers in this copy). Natural, spontaneous emotion is subtler; expect "
-    "much lower accuracy on real conversations, call-centre audio or children's speech.",
-    "Languages: English and German only. Prosody-based cues transfer partly across languages, but "
-    "cross-corpus figures (see metrics.cross_corpus) fall far below within-corpus ones.",
-    "Clip length: EmoDB files here are cut or zero-padded to exactly 2.0 s (utterances lose their ends); "
-    "RAVDESS clips are 3-4 s with silence around the speech. Silence is excluded by an energy gate, but "
-    "duration-related statistics are shaped by these clip lengths.",
-    "Few speakers (26 in total): per-speaker differences (pitch range, voice quality) are large and "
-    "speaker-independent accuracy varies a lot between held-out speakers (see the fold std).",
-    "Clean studio recordings: no noise, reverberation, music, overlapping speakers or telephone-band audio "
-    "in training; robustness to them is untested.",
-    "Label mapping: RAVDESS calm and EmoDB boredom are mapped to neutral; RAVDESS is the only source of "
-    "surprise (EmoDB has none), so surprise is learnt from English speakers only.",
-    "Class balance differs by corpus (neutral is the largest ekman7 class after mapping); training used "
-    "balanced class weights where the model allowed.",
-    "Biases: gender-balanced actors, but young adult, mostly white North-American (RAVDESS) and German "
-    "(EmoDB) speakers; untested for other ages, accents and voice types. Hand-crafted pitch statistics "
-    "are absolute (semitones re 100 Hz), so a speaker's natural pitch can shift predictions.",
-    "Validation figures only: the withheld RAVDESS actors 19-24 were not used; all selection used "
-    "speaker-held-out inner folds of the training speakers, and the reported outer-fold figures are "
-    "therefore nearly unbiased, but they come from few speakers.",
-]
-LICENSES = {
-    "model": "Apache-2.0 (as emofuse); trained on the corpora below, whose terms apply to derived use",
-    "training_data": {
-        "RAVDESS": "CC BY-NC-SA 4.0 (Livingstone & Russo 2018) - non-commercial, share-alike",
-        "EmoDB": "free for research use (Burkhardt et al. 2005)",
-    },
-    "note": "Because RAVDESS is CC BY-NC-SA, treat these weights as for non-commercial research unless you "
-            "retrain on data you may use commercially (recipes/voice/train.py).",
-}
-CITATIONS = [
-    "Livingstone, S. R., Russo, F. A. (2018). The Ryerson Audio-Visual Database of Emotional Speech and Song "
-    "(RAVDESS). PLoS ONE 13(5).",
-    "Burkhardt, F., Paeschke, A., Rolfes, M., Sendlmeier, W., Weiss, B. (2005). A Database of German "
-    "Emotional Speech. Interspeech 2005.",
-]
+RECIPE = "python recipes/voice/train.py --data-dir <data-dir>"
 
 
-def _r(v: float) -> float:
-    return round(float(v), 4)
-
-
-def _ms(d: dict, key: str) -> dict[str, float]:
-    return {"mean": _r(d[f"{key}_mean"]), "std": _r(d[f"{key}_std"])}
-
-
-def build_card(results: dict, head_cfg: dict, best: str, version: str, feature_names: Any) -> dict:
+def build_card(results: dict, head_cfg: dict, best: str, feature_names: Any, shared: list[str]) -> dict:
     """The JSON model card (all emofuse REQUIRED_CARD_FIELDS)."""
     j = results["joint"][best]
-    cal = results["shipped"]["calibration"]
-    metrics: dict[str, Any] = {
-        "protocol": "speaker-independent nested cross-validation (outer folds: held-out speakers; inner group "
-                    "k-fold on the training speakers for hyper-parameters); mean +- std over outer folds",
-        "joint_ekman7": {c: {"accuracy": _ms(j[c], "accuracy"), "uar": _ms(j[c], "uar"), "n_folds": j[c]["n_folds"]}
-                         for c in ("all", "ravdess", "emodb")},
-        "native": {c: {k: {"accuracy": _ms(v, "accuracy"), "uar": _ms(v, "uar"), "n_folds": v["n_folds"]}
-                       for k, v in r.items()} for c, r in results["native"].items()},
-        "ekman7_single_corpus": {c: {k: {"accuracy": _ms(v, "accuracy"), "uar": _ms(v, "uar")}
-                                     for k, v in r.items()} for c, r in results["ekman_single"].items()},
-        "cross_corpus": {k: {d: {"accuracy": _r(v["accuracy"]), "uar": _r(v["uar"]), "n": v["n"],
-                                 "classes": list(get_label_space("ekman7").classes[:5]) + ["neutral"]}
-                             for d, v in r.items()} for k, r in results["cross_corpus"].items()},
-        "joint_per_class_recall_pooled": {k: _r(v) for k, v in j["all"]["pooled"]["per_class_recall"].items()},
-    }
     return {
         "name": "voice-ekman",
         "modality": "audio",
@@ -99,20 +28,8 @@ def build_card(results: dict, head_cfg: dict, best: str, version: str, feature_n
                        "MFCC + deltas, spectral shape, pitch and energy contours) and a "
                        f"{'linear (logistic regression)' if not head_cfg['hidden'] else 'one-hidden-layer MLP'} "
                        "head trained jointly on RAVDESS and EmoDB.",
-        "ekman": {"classes": list(EKMAN.classes), "route": "native",
-                  "how": "the native space is ekman7: the Ekman view is the same classifier, temperature-scaled"},
-        "calibration": {
-            "method": "temperature scaling of the ekman7 logits (softmax(z / T))",
-            "temperature": _r(cal["temperature"]),
-            "fitted_on": "out-of-fold logits of the joint speaker-independent cross-validation (6 folds)",
-            "ece_n_bins": 15,
-            "ece_before": _r(cal["ece_before"]),
-            "ece_after": _r(cal["ece_after"]),
-            "ece_after_crossfit": _r(cal["ece_after_crossfit"]),
-            "nll_before": _r(cal["nll_before"]),
-            "nll_after": _r(cal["nll_after"]),
-            "nll_after_crossfit": _r(cal["nll_after_crossfit"]),
-        },
+        "ekman": sc.ekman_native(),
+        "calibration": sc.calibration(results["shipped"]["calibration"]),
         "head": {"type": best, "config": head_cfg, "hyper_parameters": results["shipped"]["chosen"],
                  "selection": "model family by mean outer-fold UAR of the joint protocol among exportable "
                               "candidates (logreg, mlp); hyper-parameters by a 6-fold group (speaker) CV on all "
@@ -128,35 +45,20 @@ def build_card(results: dict, head_cfg: dict, best: str, version: str, feature_n
             "min_duration_s": 0.25,
             "recommended_duration_s": "1-5 (one utterance)",
         },
-        "training_data": {
-            "corpora": [
-                {"name": "RAVDESS speech", "speakers": "actors 01-18 (19-24 withheld)", "n": results["n"]["ravdess"],
-                 "format": "mono 16 kHz FLAC", "native_space": "ravdess8", "mapping": "calm -> neutral"},
-                {"name": "EmoDB", "speakers": "8 of 10 speakers", "n": results["n"]["emodb"],
-                 "format": "mono 22.05 kHz WAV cut/padded to 2.0 s, resampled to 16 kHz",
-                 "native_space": "emodb7", "mapping": "boredom -> neutral"},
-            ],
-            "label_space": "ekman7 (joint)",
-            "splits": {"ravdess": "6 folds of 3 consecutive actors (01-03, 04-06, ...)",
-                       "emodb": "leave-one-speaker-out (8 folds); in the joint protocol 1-2 EmoDB speakers "
-                                "join each RAVDESS fold",
-                       "joint_folds": j.get("folds")},
-            "seed": results["seed"],
-            "recipe": "python recipes/voice/train.py --data-dir /work/shared/data",
-        },
-        "metrics": metrics,
+        "training_data": sc.training_data(results["n"], j.get("folds"), results["seed"], RECIPE),
+        "metrics": sc.protocol_metrics(results, best, shared),
         "why_joint": "One expert is shipped, trained on both corpora in ekman7: fusion works in ekman7, so a "
                      "native ravdess8/emodb7 expert would lose calm/boredom anyway; joint training sees 26 "
                      "speakers and two languages instead of 18 or 8, which is what matters on unseen speakers "
                      "(cross-corpus transfer from one corpus alone falls sharply, see metrics.cross_corpus), and "
                      "its per-corpus ekman7 figures stay within fold noise of single-corpus models "
                      "(metrics.ekman7_single_corpus vs metrics.joint_ekman7).",
-        "intended_use": INTENDED_USE,
-        "out_of_scope": OUT_OF_SCOPE,
-        "limitations": LIMITATIONS,
-        "licenses": LICENSES,
-        "citation": CITATIONS,
-        "emofuse_version": version,
+        "intended_use": sc.INTENDED_USE,
+        "out_of_scope": sc.OUT_OF_SCOPE,
+        "limitations": sc.LIMITATIONS,
+        "licenses": sc.licenses("recipes/voice/train.py"),
+        "citation": sc.citations(),
+        "emofuse_version": __version__,
     }
 
 
@@ -203,10 +105,4 @@ def tables(results: dict, card: dict) -> str:
 
 def render_readme(results: dict, card: dict, path: Path) -> None:
     """Replace the results block of the README (or append it)."""
-    block = f"{START}\n{tables(results, card)}\n{END}"
-    text = path.read_text(encoding="utf-8") if path.is_file() else f"# Voice expert\n\n{START}\n{END}\n"
-    if START in text and END in text:
-        text = text[:text.index(START)] + block + text[text.index(END) + len(END):]
-    else:
-        text += "\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_block(path, tables(results, card), START, END, title="Voice expert")

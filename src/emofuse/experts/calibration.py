@@ -7,6 +7,9 @@
 * :func:`fit_temperature` finds the ``T > 0`` minimising the negative log-likelihood of
   ``softmax(logits / T)`` on held-out data (validation split only). Dividing logits by a
   positive constant never changes the arg-max, so accuracy and F1 are unchanged.
+* :func:`calibration_report` is what the training recipes put on a model card: the fitted
+  temperature, ECE and NLL before and after, and, given fold ids, the cross-fitted figures
+  (each fold's logits scaled by a temperature fitted on the other folds).
 
 Example:
     >>> import numpy as np
@@ -25,7 +28,7 @@ from scipy.special import log_softmax
 
 from emofuse.errors import DataError
 
-__all__ = ["apply_temperature", "expected_calibration_error", "fit_temperature", "nll"]
+__all__ = ["apply_temperature", "calibration_report", "expected_calibration_error", "fit_temperature", "nll"]
 
 _T_BOUNDS = (0.05, 20.0)
 
@@ -103,3 +106,44 @@ def apply_temperature(logits: Any, temperature: float) -> np.ndarray:
     """``softmax(logits / temperature)`` as float64 ``(N, C)``."""
     z = np.asarray(logits, dtype=np.float64) / float(temperature)
     return np.exp(log_softmax(z, axis=1))
+
+
+def calibration_report(logits: Any, labels: Any, folds: Any = None, n_bins: int = 15) -> dict[str, Any]:
+    """Temperature scaling of held-out logits and its ECE/NLL figures.
+
+    Args:
+        logits: ``(N, C)`` held-out (validation or out-of-fold) logits.
+        labels: ``(N,)`` true classes.
+        folds: Optional ``(N,)`` fold index of each row; then the temperature applied to a
+            fold is fitted on the other folds (cross-fitting), which estimates the optimism of
+            fitting and measuring on the same rows.
+        n_bins: ECE bins.
+
+    Returns:
+        ``temperature``, ``ece_before``, ``ece_after``, ``nll_before``, ``nll_after`` (and
+        ``crossfit_temperatures``, ``ece_after_crossfit``, ``nll_after_crossfit`` with ``folds``).
+    """
+    z, y = _check(logits, labels, "logits")
+    t = fit_temperature(z, y)
+    out: dict[str, Any] = {
+        "temperature": t,
+        "ece_before": expected_calibration_error(apply_temperature(z, 1.0), y, n_bins),
+        "ece_after": expected_calibration_error(apply_temperature(z, t), y, n_bins),
+        "nll_before": nll(z, y),
+        "nll_after": nll(z, y, t),
+    }
+    if folds is not None:
+        f = np.asarray(folds)
+        if f.shape != y.shape:
+            raise DataError(f"folds: expected shape {y.shape}, got {f.shape}")
+        scaled = np.zeros_like(z)
+        temps = []
+        for k in np.unique(f):
+            te = f == k
+            tk = fit_temperature(z[~te], y[~te])
+            temps.append(tk)
+            scaled[te] = z[te] / tk
+        out.update(crossfit_temperatures=temps,
+                   ece_after_crossfit=expected_calibration_error(apply_temperature(scaled, 1.0), y, n_bins),
+                   nll_after_crossfit=nll(scaled, y))
+    return out
