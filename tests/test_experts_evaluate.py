@@ -53,3 +53,66 @@ def test_evaluate_voice_expert_on_emodb_layout(tmp_path, emodb_dir):
 def test_unknown_expert_is_suggested(emodb_dir):
     proc = run("evaluate", "voice-ekmn", str(emodb_dir))
     assert proc.returncode == 2 and "Did you mean: voice-ekman" in proc.stderr
+
+
+# ---------------------------------------------------------------------------- face images of any size
+def _face_folder(root):
+    """Class folders of face images as users have them: a 48x48 grey crop, colour and grey photos, no face."""
+    from PIL import Image
+
+    from emofuse.data.synth_media import demo_face
+
+    face = Image.fromarray(demo_face())  # public-domain portrait shipped with the demo
+    canvas = np.full((400, 400, 3), 128, np.uint8)
+    canvas[90:310, 90:310] = np.asarray(face.resize((220, 220)))
+    for c in ("happy", "neutral", "sad"):
+        (root / c).mkdir(parents=True)
+    face.resize((48, 48)).convert("L").save(root / "happy" / "crop48.png")
+    Image.fromarray(canvas).save(root / "neutral" / "photo.jpg", quality=90)
+    Image.fromarray(canvas).convert("L").save(root / "sad" / "photo_grey.png")
+    flat = np.random.default_rng(0).integers(100, 110, (240, 320, 3), dtype=np.uint8)
+    Image.fromarray(flat).save(root / "sad" / "wall.jpg")
+    (root / "sad" / "broken.png").write_bytes(b"not an image")
+    return root
+
+
+def test_evaluate_face_expert_on_image_folder_counts_faceless_images(tmp_path):
+    from emofuse.experts.evaluate import evaluate_expert
+
+    root = _face_folder(tmp_path / "faces")
+    seen = []
+
+    def detector(rgb):  # a photo's face lies in its centre; the flat "wall" has none
+        seen.append(rgb.shape)
+        return [] if rgb.std() < 10 else [(100.0, 95.0, 300.0, 295.0, 0.9)]
+
+    metrics = evaluate_expert("face-fer2013", root, label_space="fer2013", detector=detector,
+                              predictions=tmp_path / "p.csv")
+    # the 48x48 crop skips detection; both photos (colour JPEG, grey PNG) and the wall go through it
+    assert sorted(seen) == [(240, 320, 3), (400, 400, 3), (400, 400, 3)]
+    assert metrics["n"] == 3 and metrics["no_face"] == 1 and metrics["unreadable"] == 1
+    assert metrics["no_face_ids"] == ["sad/wall.jpg"] and metrics["unreadable_ids"] == ["sad/broken.png"]
+    assert int(np.sum(metrics["confusion_matrix"])) == 3
+    rows = {r["id"]: r for r in csv.DictReader(open(tmp_path / "p.csv"))}
+    assert len(rows) == 5 and rows["sad/wall.jpg"]["skipped"] == "no_face" and rows["sad/wall.jpg"]["predicted"] == ""
+    assert rows["happy/crop48.png"]["skipped"] == "" and rows["happy/crop48.png"]["predicted"] in metrics["classes"]
+
+
+def test_evaluate_face_expert_refuses_a_folder_without_faces(tmp_path):
+    from emofuse.errors import DataError
+    from emofuse.experts.evaluate import evaluate_expert
+
+    root = _face_folder(tmp_path / "faces")
+    (root / "happy" / "crop48.png").unlink()  # a crop needs no detection: leave only the large images
+    with pytest.raises(DataError, match=r"none of its 4 items .*no_face: 3, unreadable: 1"):
+        evaluate_expert("face-fer2013", root, label_space="fer2013", detector=lambda rgb: [])
+
+
+def test_cli_evaluate_face_folder_with_mediapipe(tmp_path):
+    pytest.importorskip("mediapipe")
+    root = _face_folder(tmp_path / "faces")
+    proc = run("evaluate", "face-fer2013", str(root), "--label-space", "fer2013", "--json")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(proc.stdout)
+    # MediaPipe finds the portrait in both photos, and nothing in the flat wall
+    assert metrics["n"] == 3 and metrics["no_face"] == 1 and metrics["unreadable"] == 1

@@ -222,3 +222,22 @@ def test_rolled_face_is_levelled_before_cropping() -> None:
         return float(np.corrcoef(c.gray.ravel().astype(float), upright.gray.ravel().astype(float))[0, 1])
 
     assert corr(aligned) > 0.9 > 0.7 > corr(plain)
+
+
+# --------------------------------------------------------------------------- images of any size
+
+
+def test_face_from_image_takes_small_images_as_crops() -> None:
+    from emofuse.media.face import CROP_MAX_SIDE, face_from_image
+
+    det = FakeDetector([(10.0, 10.0, 50.0, 50.0, 0.9)])
+    g48 = np.random.default_rng(1).integers(0, 256, (48, 48), dtype=np.uint8)
+    crop = face_from_image(_png(g48), detector=det)
+    assert crop is not None and not crop.detected and det.shapes == []  # no detection on a crop
+    np.testing.assert_array_equal(crop.gray, g48)
+    rgb64 = np.random.default_rng(2).integers(0, 256, (CROP_MAX_SIDE, 60, 3), dtype=np.uint8)
+    small = face_from_image(rgb64, detector=det)
+    assert small.gray.shape == (48, 48) and small.box == (0, 2, 60, 62) and det.shapes == []
+    big = face_from_image(np.zeros((120, 160, 3), np.uint8), detector=det)
+    assert big is not None and big.detected and det.shapes == [(120, 160, 3)]
+    assert face_from_image(np.zeros((120, 160), np.uint8), detector=FakeDetector([])) is None

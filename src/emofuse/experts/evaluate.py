@@ -1,8 +1,14 @@
 """Evaluate a shipped (or retrained) expert on any supported corpus file.
 
-The corpus is read with :func:`emofuse.corpora.load_corpus` (official formats and the generic
-readers), each item is given to the expert in its modality (text, audio file, face pixels or
-image file), and predictions are scored with :mod:`emofuse.evaluate.metrics`.
+The corpus is read with :func:`emofuse.data.corpora.load_corpus` (official formats and the
+generic readers), each item is given to the expert in its modality (text, audio file, face
+pixels or image file), and predictions are scored with :mod:`emofuse.evaluate.metrics`.
+
+Face images of any size are accepted (a class-named folder of PNG/JPEG files, grey or colour):
+small images (FER-style crops) are used as crops, larger ones go through face detection and the
+FER-framed crop (:func:`emofuse.media.face.face_from_image`). Images in which no face is found,
+and unreadable image files, are left out of the scores and counted (``no_face``,
+``unreadable``, with the first ids in ``no_face_ids`` / ``unreadable_ids``).
 
 Where the corpus uses the expert's native label space the native prediction is scored; else
 both sides are mapped to ``ekman7`` (the expert's calibrated Ekman view against the corpus
@@ -14,7 +20,7 @@ expert's tuned thresholds.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +34,29 @@ from emofuse.labels import get_label_space, get_mapping
 EKMAN = get_label_space("ekman7").classes
 
 
-def _inputs(expert: Expert, items: Sequence[Any]) -> list[Any]:
-    """What the expert eats for each corpus item."""
-    out = []
-    for it in items:
-        if expert.modality == "text":
-            if not it.text:
-                raise DataError(f"item {it.id}: no text for a text expert")
-            out.append(it.text)
-        elif expert.modality == "face" and it.pixels is not None:
-            out.append(it.pixels)
-        elif it.source is not None:
-            out.append(str(it.source))
-        else:
-            raise DataError(f"item {it.id}: nothing a {expert.modality} expert can read")
-    return out
+#: Ids listed per skipped-item reason in the result (the counts cover all of them).
+_SHOWN_IDS = 10
+
+
+def _input(expert: Expert, item: Any, detector: Any) -> tuple[Any, str | None]:
+    """What the expert eats for one corpus item, or ``(None, reason)`` for an item it cannot use."""
+    if expert.modality == "text":
+        if not item.text:
+            raise DataError(f"item {item.id}: no text for a text expert")
+        return item.text, None
+    if expert.modality == "face" and item.pixels is not None:
+        return item.pixels, None
+    if item.source is None:
+        raise DataError(f"item {item.id}: nothing a {expert.modality} expert can read")
+    if expert.modality != "face":
+        return str(item.source), None
+    from emofuse.media.face import face_from_image
+
+    try:
+        crop = face_from_image(item.source, **({"detector": detector} if detector is not None else {}))
+    except DataError:
+        return None, "unreadable"
+    return (None, "no_face") if crop is None else (crop.gray, None)
 
 
 def _concat(outputs: list[ExpertOutput]) -> ExpertOutput:
@@ -65,6 +79,7 @@ def evaluate_expert(
     predictions: str | Path | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     weights: str | Path | None = None,
+    detector: Any = None,
     **reader_options: Any,
 ) -> dict[str, Any]:
     """Score expert ``name`` on the corpus at ``data``.
@@ -77,31 +92,60 @@ def evaluate_expert(
         predictions: Optional CSV path: one row per item (id, true, predicted, probabilities).
         on_progress: Callback ``(done, total)`` after each batch.
         weights: Another weights directory for the same expert (a retrained one).
+        detector: Face detector for face images larger than a crop (default: MediaPipe; see
+            :func:`emofuse.media.face.crop_face`).
         **reader_options: Passed to the corpus reader (``usage=``, ``text_column=``, ``label_map=``...).
 
     Returns:
         Metrics (accuracy, macro/weighted F1, UAR, per-class recall, confusion matrix, or the
         multi-label set), plus ``expert``, ``space`` (where it was scored), ``classes``, ``n``
-        and ``dropped`` (items whose label has no counterpart in that space).
+        (items scored) and ``dropped`` (items whose label has no counterpart in that space);
+        for face images also ``no_face`` and ``unreadable`` (items left out, see the module notes).
+
+    Raises:
+        DataError: No item could be used (e.g. no face found in any image).
     """
-    from emofuse.corpora import load_corpus
+    from emofuse.data.corpora import load_corpus
 
     expert = load_expert(name, weights) if weights else load_expert(name)
     corpus = load_corpus(data, format=format, **reader_options)
-    items = list(corpus.items)
-    if not items:
+    all_items = list(corpus.items)
+    if not all_items:
         raise DataError(f"corpus {data} has no items")
+    items: list[Any] = []
+    kept: list[int] = []  # indices of the scored items in the corpus
+    skipped: dict[str, list[Any]] = {}
     outputs = []
-    for start in range(0, len(items), batch_size):
-        chunk = items[start:start + batch_size]
-        outputs.append(expert.predict(_inputs(expert, chunk)))
+    for start in range(0, len(all_items), batch_size):
+        inputs = []
+        for k, it in enumerate(all_items[start:start + batch_size], start=start):
+            x, reason = _input(expert, it, detector)
+            if reason is not None:
+                skipped.setdefault(reason, []).append(it)
+                continue
+            items.append(it)
+            kept.append(k)
+            inputs.append(x)
+        if inputs:
+            outputs.append(expert.predict(inputs))
         if on_progress is not None:
-            on_progress(min(start + batch_size, len(items)), len(items))
+            on_progress(min(start + batch_size, len(all_items)), len(all_items))
+    notes: dict[str, Any] = {}
+    if expert.modality == "face" and any(it.pixels is None for it in all_items):  # image files
+        for reason in ("no_face", "unreadable"):
+            notes[reason] = len(skipped.get(reason, []))
+            if skipped.get(reason):
+                notes[f"{reason}_ids"] = [it.id for it in skipped[reason][:_SHOWN_IDS]]
+    if not items:
+        raise DataError(f"corpus {data}: none of its {len(all_items)} items could be used by expert {name!r} "
+                        f"({', '.join(f'{k}: {len(v)}' for k, v in skipped.items())}); face images need a "
+                        "detectable face, or must be face crops already (at most 64 px)")
     out = _concat(outputs)
+    scored = corpus if len(items) == len(all_items) else corpus.subset(kept)
     native = corpus.label_space == expert.label_space
-    result: dict[str, Any] = {"expert": name, "corpus": str(data), "n": len(items)}
+    result: dict[str, Any] = {"expert": name, "corpus": str(data), "n": len(items), **notes}
     if native and corpus.multilabel:
-        y = corpus.labels_as_indices()
+        y = scored.labels_as_indices()
         thr = out.thresholds if out.thresholds is not None else 0.5
         metrics = multilabel_metrics(y, out.probs, thresholds=thr, classes=list(expert.classes))
         result.update(space=expert.label_space, classes=list(expert.classes), dropped=0, **metrics)
@@ -114,7 +158,7 @@ def evaluate_expert(
                             f"{expert.label_space!r}; give the single-label view (e.g. view='ekman7')")
         if native:
             classes, probs = list(expert.classes), out.probs
-            true_idx = corpus.labels_as_indices()
+            true_idx = scored.labels_as_indices()
             keep = np.ones(len(items), dtype=bool)
         else:
             if corpus.label_space is None:
@@ -134,7 +178,13 @@ def evaluate_expert(
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
-            w.writerow(["id", "true", "predicted", *[f"p_{c}" for c in classes]])
+            extra = ["skipped"] if skipped else []
+            w.writerow(["id", "true", "predicted", *[f"p_{c}" for c in classes], *extra])
             for i, it in enumerate(items):
-                w.writerow([it.id, true_names[i], pred_names[i], *[f"{p:.6f}" for p in probs[i]]])
+                w.writerow([it.id, true_names[i], pred_names[i], *[f"{p:.6f}" for p in probs[i]],
+                            *([""] if skipped else [])])
+            for reason, left_out in skipped.items():  # listed, not scored: no prediction
+                for it in left_out:
+                    true = ";".join(it.label) if isinstance(it.label, tuple) else it.label
+                    w.writerow([it.id, true, "", *[""] * len(classes), reason])
     return result

