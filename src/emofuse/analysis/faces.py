@@ -10,10 +10,11 @@ For each sampled frame (:class:`~emofuse.media.stream.VideoSample`):
 3. faces are linked across frames into **tracks** by box overlap (IoU) with the tracks seen in
    the last ``max_gap_s`` seconds.
 
-At the end (:meth:`FacePath.finish`) the **main face** is the track with the largest total
-``size × score`` (the person the camera is on); every other track is listed too. Each frame's
-entry in the face timeline is the main face when it is visible, else the most prominent other
-face.
+The **main face** is the track with the largest total ``size × score`` (the person the camera
+is on) *up to each frame*: a frame's entry in the face timeline is decided when the frame is
+read — the main face so far when it is visible, else the most prominent other face — so batch
+and live analysis give the same timeline, and a segment's face reading never changes after it
+was given. :meth:`FacePath.finish` lists every track, the overall main face first.
 
 Each face gets a per-frame **reliability** in ``[0, 1]``: detection score × a size factor
 (faces under :data:`FULL_SIZE_PX` pixels lose weight; FER2013 crops are 48 px) × a sharpness
@@ -84,6 +85,7 @@ class _Face:
 class _FrameRec:
     t: float
     faces: list[_Face] = field(default_factory=list)
+    main: int | None = None  # the main track so far when this frame was read
 
 
 class FacePath:
@@ -111,8 +113,10 @@ class FacePath:
         self.max_faces, self.min_score = int(max_faces), float(min_score)
         self.max_gap_s, self.min_iou, self.batch = float(max_gap_s), float(min_iou), int(batch)
         self._tracks: list[_Track] = []
-        self._frames: list[_FrameRec] = []
+        self._frames: list[_FrameRec] = []  # read, not yet in the timeline (their faces may wait for the expert)
         self._queue: list[tuple[_Face, np.ndarray]] = []
+        self.timeline: list[FaceFrame] = []  # final entries, in time order
+        self.last_t = -1.0  # time of the last processed frame
 
     def _assign(self, box: tuple[float, float, float, float], t: float, used: set[int]) -> _Track:
         best, best_iou = None, self.min_iou
@@ -155,7 +159,9 @@ class FacePath:
                 face = _Face(track=tr.id, score=crop.score, face_px=round(px, 1), blur=round(crop.blur, 1))
                 rec.faces.append(face)
                 self._queue.append((face, crop.gray))
+            rec.main = max(self._tracks, key=lambda tr: tr.mass).id
         self._frames.append(rec)
+        self.last_t = max(self.last_t, rec.t)
         if len(self._queue) >= self.batch:
             self._run()
         return len(dets)
@@ -168,6 +174,22 @@ class FacePath:
             face.probs = np.asarray(p, np.float32)
         self._queue = []
 
+    def frames(self) -> list[FaceFrame]:
+        """The face timeline so far (reads the queued faces first), one entry per processed frame, in time order."""
+        self._run()
+        for rec in sorted(self._frames, key=lambda r: r.t):
+            if not rec.faces:
+                self.timeline.append(FaceFrame(t=round(rec.t, 3)))
+                continue
+            pick = next((f for f in rec.faces if f.track == rec.main), None)
+            if pick is None:
+                pick = max(rec.faces, key=lambda f: f.face_px * f.score)
+            self.timeline.append(FaceFrame(t=round(rec.t, 3), probs=[round(float(v), 4) for v in pick.probs],
+                                           score=round(pick.score, 4), face_px=pick.face_px, blur=pick.blur,
+                                           n_faces=len(rec.faces), track=pick.track))
+        self._frames = []
+        return self.timeline
+
     def finish(self) -> tuple[list[FaceFrame], list[dict[str, Any]]]:
         """Read the queued faces; return the face timeline and the track list.
 
@@ -176,23 +198,12 @@ class FacePath:
             frame; tracks as dicts (``id``, ``first``, ``last``, ``n_frames``, ``mean_face_px``,
             ``main``), main face first.
         """
-        self._run()
+        frames = self.frames()
         main = max(self._tracks, key=lambda tr: tr.mass).id if self._tracks else None
-        frames = []
-        for rec in sorted(self._frames, key=lambda r: r.t):  # time order (callers bisect on it)
-            if not rec.faces:
-                frames.append(FaceFrame(t=round(rec.t, 3)))
-                continue
-            pick = next((f for f in rec.faces if f.track == main), None)
-            if pick is None:
-                pick = max(rec.faces, key=lambda f: f.face_px * f.score)
-            frames.append(FaceFrame(t=round(rec.t, 3), probs=[round(float(v), 4) for v in pick.probs],
-                                    score=round(pick.score, 4), face_px=pick.face_px, blur=pick.blur,
-                                    n_faces=len(rec.faces), track=pick.track))
         tracks = [{"id": tr.id, "first": round(tr.first_t, 3), "last": round(tr.last_t, 3), "n_frames": tr.n,
                    "mean_face_px": round(tr.px / max(tr.n, 1), 1), "main": tr.id == main}
                   for tr in sorted(self._tracks, key=lambda tr: -tr.mass)]
-        return frames, tracks
+        return list(frames), tracks
 
 
 def aggregate_frames(frames: list[FaceFrame], start: float, end: float) -> tuple[np.ndarray | None, dict[str, float]]:

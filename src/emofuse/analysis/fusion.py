@@ -6,11 +6,11 @@ ASR word confidence, face detection score / size / sharpness, ...). Its fusion w
 
     ``w_m = prior_m × r_m / Σ_k prior_k × r_k``
 
-where ``prior_m`` is how good the expert is on its own (:data:`PRIOR_WEIGHTS`: validation
-macro-F1/UAR minus chance (1/7) — text 0.63 macro-F1 on GoEmotions dev (Ekman view) → 0.49,
-face 0.61 UAR on FER2013 PublicTest → 0.46; voice (``voice-whisper``) 0.73 UAR on held-out
-speakers of the acted corpora it was trained on but 0.35-0.38 across corpora, so the midpoint
-skill (0.41) is shaded to 0.35 because everyday speech is not acted). The fused
+where ``prior_m`` is how good the expert is on its own: its validation skill above chance,
+read from the expert's own model card (:attr:`emofuse.experts.base.Expert.prior`; e.g. text
+0.63 macro-F1 on GoEmotions dev (Ekman view) → 0.48, face 0.60 UAR on FER2013 PublicTest →
+0.46, voice 0.73 UAR on held-out speakers but 0.35-0.38 across corpora → 0.35 after shading for
+acted speech), unless the analysis config overrides it. The fused
 distribution is the weighted **linear pool** ``Σ_m w_m p_m`` (default: robust when one
 expert is confidently wrong) or the weighted **log pool** ``∝ Π_m p_m^{w_m}`` (sharper when
 the experts agree). Missing modalities simply drop out; with none present there is no fused
@@ -38,21 +38,21 @@ from typing import Any
 
 import numpy as np
 
+from emofuse.analysis.config import FUSION_METHODS
 from emofuse.analysis.result import EKMAN, MODALITY_NAMES, AnalysisResult, ModalityResult
 from emofuse.errors import CheckpointError, ConfigError
 
-__all__ = ["FUSION_METHODS", "PRIOR_WEIGHTS", "TrainedFusion", "fuse", "fusion_dataset", "fusion_weights"]
+__all__ = ["FUSION_METHODS", "TrainedFusion", "fuse", "fusion_dataset", "fusion_weights"]
 
-#: Skill of each expert above chance on its validation data (see the module docstring).
-PRIOR_WEIGHTS: dict[str, float] = {"text": 0.49, "audio": 0.35, "face": 0.46}
-FUSION_METHODS = ("linear", "log")
 _FLOOR = 1e-3  # a present modality never gets exactly zero weight
 
 
 def fusion_weights(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | None = None) -> dict[str, float]:
-    """Normalised fusion weights of the present modalities (see the module docstring)."""
-    priors = PRIOR_WEIGHTS if priors is None else priors
-    raw = {m: max(float(priors.get(m, 0.0)), 0.0) * max(float(r.reliability), _FLOOR)
+    """Normalised fusion weights of the present modalities (see the module docstring).
+
+    ``priors=None`` weighs every modality by its reliability alone (equal priors).
+    """
+    raw = {m: max(float(priors.get(m, 0.0) if priors is not None else 1.0), 0.0) * max(float(r.reliability), _FLOOR)
            for m, r in mods.items() if r.ok}
     total = sum(raw.values())
     if not raw:
@@ -68,7 +68,7 @@ def fuse(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | None 
 
     Args:
         mods: ``{modality: ModalityResult}``.
-        priors: Per-modality prior weights (default :data:`PRIOR_WEIGHTS`).
+        priors: Per-modality prior weights (``None``: equal).
         method: ``"linear"`` (weighted mean) or ``"log"`` (weighted geometric mean).
 
     Returns:

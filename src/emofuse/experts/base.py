@@ -37,6 +37,7 @@ import torch
 from emofuse import cards
 from emofuse.errors import CheckpointError, UnknownNameError
 from emofuse.labels import get_label_space, mapping_matrix
+from emofuse.modalities import MODALITIES as ALL_MODALITIES
 from emofuse.registry import Registry
 
 __all__ = [
@@ -48,7 +49,9 @@ __all__ = [
     "REQUIRED_CARD_FIELDS",
     "WEIGHTS_FILE",
     "Expert",
+    "ExpertNeeds",
     "ExpertOutput",
+    "card_prior",
     "list_experts",
     "load_expert",
     "map_to_ekman",
@@ -59,7 +62,8 @@ __all__ = [
     "write_weights",
 ]
 
-MODALITIES = ("text", "audio", "face")
+#: Modalities an expert can read (the canonical names of :mod:`emofuse.modalities`).
+MODALITIES = tuple(m for m in ALL_MODALITIES)
 _CARD_KIND = cards.KINDS["expert"]
 WEIGHTS_FILE = _CARD_KIND.weights_file
 CARD_FILE = _CARD_KIND.card_file
@@ -159,6 +163,26 @@ def map_to_ekman(probs: np.ndarray, label_space: str, eps: float = 1e-6) -> np.n
     return np.log(grouped)
 
 
+@dataclass(frozen=True)
+class ExpertNeeds:
+    """What an expert needs from whoever runs it (the analysis paths read this, not signatures).
+
+    Attributes:
+        input: Kind of input item: ``"text"`` (strings), ``"waveform"`` (``(samples, rate)``
+            pairs or audio paths), ``"face_crop"`` (``(48, 48)`` uint8 crops or face images).
+        sample_rate: Rate waveforms are read at (Hz), for ``"waveform"`` experts.
+        threads: ``from_dir`` takes ``threads=`` for its own compute (e.g. a Whisper encoder).
+        shared: Shared passes the expert can reuse instead of running its own, by name
+            (``"whisper-encoder"``: :class:`~emofuse.experts.whisper_features.Encoded` per item,
+            passed as ``predict(..., shared={"whisper-encoder": [...]})``).
+    """
+
+    input: str
+    sample_rate: int | None = None
+    threads: bool = False
+    shared: tuple[str, ...] = ()
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(1, keepdims=True)
     e = np.exp(z)
@@ -179,6 +203,7 @@ class Expert(ABC):
     modality: ClassVar[str]
     label_space: ClassVar[str]
     multilabel: ClassVar[bool]
+    needs: ClassVar[ExpertNeeds]
     description: ClassVar[str] = ""
 
     def __init__(self, card: dict[str, Any]) -> None:
@@ -202,6 +227,16 @@ class Expert(ABC):
         """Native class names in output order."""
         return get_label_space(self.label_space).classes
 
+    @property
+    def prior(self) -> float:
+        """Fusion prior of this expert: its validation skill above chance, from its own card.
+
+        The card's ``fusion`` block names the metrics (paths into ``metrics``), the chance level
+        of each, their weights, and a ``shade`` factor (e.g. for acted training speech); the
+        prior is ``shade × Σ weight × (metric − chance)``, at least 0.
+        """
+        return card_prior(self.card)
+
     @classmethod
     @abstractmethod
     def from_dir(cls, directory: str | Path, **kwargs: Any) -> Expert:
@@ -216,14 +251,31 @@ class Expert(ABC):
         :func:`map_to_ekman`.
         """
 
-    def predict(self, inputs: Any) -> ExpertOutput:
+    def predict(self, inputs: Any, *, shared: dict[str, list[Any]] | None = None) -> ExpertOutput:
         """Predict emotions for a batch of inputs of this expert's modality.
+
+        Args:
+            inputs: Items of the expert's input kind (:attr:`needs`), or a list of them.
+            shared: Results of shared passes the expert declared in ``needs.shared`` (one per
+                input), reused instead of being computed again; other names are refused.
+
+        Raises:
+            ConfigError: ``shared`` names a pass this expert does not take.
 
         Returns:
             :class:`ExpertOutput` with native probabilities ``(N, C)`` and the calibrated
             ``(N, 7)`` Ekman distribution (``softmax(ekman_logits / temperature)``).
         """
-        logits, ek_logits, info = self._forward(inputs)
+        if shared:
+            unknown = sorted(set(shared) - set(self.needs.shared))
+            if unknown:
+                from emofuse.errors import ConfigError
+
+                raise ConfigError(f"expert {self.name!r} takes no shared pass {unknown}; it takes "
+                                  f"{list(self.needs.shared)}")
+            logits, ek_logits, info = self._forward(inputs, shared=shared)  # type: ignore[call-arg]
+        else:
+            logits, ek_logits, info = self._forward(inputs)
         logits = np.asarray(logits, dtype=np.float64)
         probs = 1.0 / (1.0 + np.exp(-logits)) if self.multilabel else _softmax(logits)
         if ek_logits is None:
@@ -245,11 +297,34 @@ class Expert(ABC):
 EXPERTS: Registry[type[Expert]] = Registry("expert")
 
 
+def card_prior(card: dict[str, Any]) -> float:
+    """Fusion prior from a card's ``fusion`` block (see :attr:`Expert.prior`); 0 without one.
+
+    Raises:
+        CheckpointError: The block names a metric the card does not have.
+    """
+    block = card.get("fusion")
+    if not block:
+        return 0.0
+    total = 0.0
+    for item in block.get("skill", []):
+        value: Any = card.get("metrics", {})
+        for key in str(item["metric"]).split("."):
+            if not isinstance(value, dict) or key not in value:
+                raise CheckpointError(f"expert {card.get('name')!r}: fusion prior names metric "
+                                      f"{item['metric']!r}, which its card does not have")
+            value = value[key]
+        total += float(item.get("weight", 1.0)) * (float(value) - float(item.get("chance", 0.0)))
+    return max(0.0, float(block.get("shade", 1.0)) * total)
+
+
 def register_expert(cls: type[Expert]) -> type[Expert]:
     """Class decorator: register an :class:`Expert` subclass under its ``name``."""
     if getattr(cls, "modality", None) not in MODALITIES:
         raise ValueError(f"expert {cls.__name__}: modality must be one of {MODALITIES}, got "
                          f"{getattr(cls, 'modality', None)!r}")
+    if not isinstance(getattr(cls, "needs", None), ExpertNeeds):
+        raise ValueError(f"expert {cls.__name__}: declare what it needs as needs = ExpertNeeds(...)")
     get_label_space(cls.label_space)
     return EXPERTS.add(cls.name, cls)
 

@@ -37,7 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from emofuse.errors import CheckpointError, ConfigError, DataError
-from emofuse.experts.base import Expert, read_card, read_weights, register_expert
+from emofuse.experts.base import Expert, ExpertNeeds, read_card, read_weights, register_expert
 from emofuse.media.face import CROP_SIZE, FaceCrop, crop_face, preprocess_crop
 
 __all__ = ["FaceExpert", "FaceNet", "FaceNetConfig"]
@@ -150,6 +150,7 @@ class FaceExpert(Expert):
     modality = "face"
     label_space = "fer2013"
     multilabel = False
+    needs = ExpertNeeds(input="face_crop")
     description = "FER2013 7 emotions from a 48x48 grey face crop (compact CNN trained on FER2013 Training)"
 
     def __init__(self, net: FaceNet, card: dict[str, Any], *, flip_tta: bool = True,

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from emofuse.errors import CheckpointError, ConfigError
 from emofuse.experts._minilm import HIDDEN_SIZE, MAX_TOKENS, NUM_LAYERS, MiniLMEncoder, check_texts
-from emofuse.experts.base import Expert, read_card, read_weights, register_expert
+from emofuse.experts.base import Expert, ExpertNeeds, read_card, read_weights, register_expert
 
 __all__ = ["TextGoEmotionsExpert", "TextHead", "TextHeadConfig"]
 
@@ -154,6 +154,7 @@ class TextGoEmotionsExpert(Expert):
     modality = "text"
     label_space = "goemotions28"
     multilabel = True
+    needs = ExpertNeeds(input="text")
     description = "GoEmotions 28 labels from English text (frozen all-MiniLM-L6-v2 + attention-pooling head)"
 
     def __init__(self, head: TextHead, card: dict[str, Any], *, batch_size: int = 32,

@@ -48,7 +48,7 @@ from scipy.fft import dct
 from torch import Tensor, nn
 
 from emofuse.errors import CheckpointError, ConfigError, DataError
-from emofuse.experts.base import Expert, read_card, read_weights, register_expert
+from emofuse.experts.base import Expert, ExpertNeeds, read_card, read_weights, register_expert
 from emofuse.media.audio import MIN_DURATION_S, check_waveform, load_audio
 
 __all__ = [
@@ -338,6 +338,7 @@ class VoiceEkmanExpert(Expert):
     modality = "audio"
     label_space = "ekman7"
     multilabel = False
+    needs = ExpertNeeds(input="waveform", sample_rate=SAMPLE_RATE)
     description = "Ekman 6 + neutral from speech (acoustic utterance statistics + linear head; RAVDESS + EmoDB)"
 
     def __init__(self, head: VoiceHead, card: dict[str, Any], *, min_duration: float = MIN_DURATION_S) -> None:

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from emofuse.errors import CheckpointError
-from emofuse.experts.base import Expert, read_card, read_weights, register_expert
+from emofuse.errors import CheckpointError, DataError
+from emofuse.experts.base import Expert, ExpertNeeds, read_card, read_weights, register_expert
 from emofuse.experts.voice import (
     N_FEATURES,
     SAMPLE_RATE,
@@ -43,7 +43,7 @@ from emofuse.experts.voice import (
     read_waveform,
     utterance_features,
 )
-from emofuse.experts.whisper_features import MAX_SAMPLES, N_WHISPER_FEATURES, WhisperEncoder
+from emofuse.experts.whisper_features import MAX_SAMPLES, N_WHISPER_FEATURES, Encoded, WhisperEncoder, pool_frames
 from emofuse.media.audio import MIN_DURATION_S
 
 __all__ = ["FEATURE_SETS", "VoiceWhisperExpert"]
@@ -74,6 +74,7 @@ class VoiceWhisperExpert(Expert):
     modality = "audio"
     label_space = "ekman7"
     multilabel = False
+    needs = ExpertNeeds(input="waveform", sample_rate=SAMPLE_RATE, threads=True, shared=("whisper-encoder",))
     description = "Ekman 6 + neutral from speech (frozen Whisper tiny.en encoder statistics + head; RAVDESS + EmoDB)"
 
     def __init__(self, head: VoiceHead, card: dict[str, Any], encoder: WhisperEncoder, *,
@@ -122,9 +123,20 @@ class VoiceWhisperExpert(Expert):
         """One input (path or ``(waveform, sr)``) → validated 16 kHz mono float32 waveform."""
         return read_waveform(item, index, self.min_duration)
 
-    def features_of(self, waves: list[np.ndarray]) -> np.ndarray:
-        """Features ``(N, n_features)`` float32 of validated 16 kHz waveforms (the card's feature set)."""
-        x = self.encoder.features(waves)
+    def features_of(self, waves: list[np.ndarray], encoded: list[Encoded] | None = None) -> np.ndarray:
+        """Features ``(N, n_features)`` float32 of validated 16 kHz waveforms (the card's feature set).
+
+        Args:
+            waves: Validated 16 kHz mono waveforms.
+            encoded: The Whisper encoder pass over each waveform, when it was already run (the
+                analysis pipeline shares it with speech recognition); computed here otherwise.
+        """
+        if encoded is None:
+            encoded = self.encoder.encode(waves)
+        if len(encoded) != len(waves):
+            raise DataError(f"voice-whisper: {len(encoded)} shared encoder passes for {len(waves)} inputs")
+        x = np.stack([pool_frames(e.frames) for e in encoded]) if encoded else np.zeros((0, N_WHISPER_FEATURES),
+                                                                                           np.float32)
         if self.feature_set == "whisper+hc":
             x = np.concatenate([x, np.stack([utterance_features(w) for w in waves])], axis=1)
         return x.astype(np.float32)
@@ -134,9 +146,10 @@ class VoiceWhisperExpert(Expert):
         return self.features_of([self.waveform(it, i) for i, it in enumerate(_as_items(inputs))])
 
     @torch.inference_mode()
-    def _forward(self, inputs: Any) -> tuple[np.ndarray, np.ndarray | None, dict[str, list[Any]]]:
+    def _forward(self, inputs: Any, shared: dict[str, list[Any]] | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray | None, dict[str, list[Any]]]:
         waves = [self.waveform(it, i) for i, it in enumerate(_as_items(inputs))]
-        feats = self.features_of(waves)
+        feats = self.features_of(waves, (shared or {}).get("whisper-encoder"))
         logits = self.head(torch.from_numpy(feats)).double().numpy()
         info = {"duration_s": [round(len(w) / SAMPLE_RATE, 3) for w in waves],
                 "truncated": [len(w) > MAX_SAMPLES for w in waves]}

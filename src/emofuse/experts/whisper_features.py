@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from emofuse.errors import DataError, MissingFileError
 from emofuse.media.asr import default_model_dir
+from emofuse.media.audio import TARGET_RMS, level_normalise
 
 __all__ = [
     "FRAME_SAMPLES",
@@ -43,6 +45,7 @@ __all__ = [
     "TARGET_RMS",
     "WHISPER_DIM",
     "WHISPER_FEATURE_NAMES",
+    "Encoded",
     "WhisperEncoder",
     "default_model_dir",
     "level_normalise",
@@ -55,29 +58,11 @@ MAX_SAMPLES = 30 * SAMPLE_RATE
 #: Audio samples per encoder state (20 ms: 10 ms mel hop, stride-2 convolution).
 FRAME_SAMPLES = 320
 _N_MEL_FRAMES = 3000
-#: RMS (full scale 1.0) of the loudest 10% of 25 ms frames after level normalisation (-20 dBFS).
-TARGET_RMS = 0.1
 #: Width of the tiny.en encoder states.
 WHISPER_DIM = 384
 #: Names of the pooled statistics, in column order.
 WHISPER_FEATURE_NAMES = tuple(f"whisper{i}_{s}" for s in ("mean", "std") for i in range(WHISPER_DIM))
 N_WHISPER_FEATURES = len(WHISPER_FEATURE_NAMES)
-
-
-def level_normalise(wave: np.ndarray, target_rms: float = TARGET_RMS) -> np.ndarray:
-    """Scale ``wave`` so that the RMS of its loudest 10% of 25 ms / 10 ms frames is ``target_rms``."""
-    x = np.asarray(wave, dtype=np.float32).reshape(-1)
-    if x.size == 0:
-        return x
-    win, hop = 400, 160
-    padded = np.pad(x.astype(np.float64), (win // 2, win // 2))
-    fr = np.lib.stride_tricks.sliding_window_view(padded, win)[::hop]
-    energy = (fr ** 2).mean(1)
-    top = np.sort(energy)[-max(1, len(energy) // 10):]
-    rms = float(np.sqrt(top.mean()))
-    if not math.isfinite(rms) or rms <= 1e-8:
-        return x
-    return (x * np.float32(target_rms / rms)).astype(np.float32)
 
 
 def pool_frames(frames: np.ndarray) -> np.ndarray:
@@ -86,6 +71,27 @@ def pool_frames(frames: np.ndarray) -> np.ndarray:
     if f.ndim != 2 or f.shape[0] < 1:
         raise DataError(f"pool_frames: expected (T >= 1, D) states, got shape {f.shape}")
     return np.concatenate([f.mean(0), f.std(0)]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One Whisper encoder pass over an utterance, shared by the voice expert and speech recognition.
+
+    Attributes:
+        mel: ``(n_mels, 3000)`` float32 log-mel input (level-normalised, zero-padded to 30 s).
+        states: ``(1500, 384)`` float32 last-layer encoder states (20 ms each).
+        n_samples: Samples of real audio (at most 30 s at 16 kHz); the states beyond
+            :meth:`WhisperEncoder.n_frames` encode the padding.
+    """
+
+    mel: np.ndarray
+    states: np.ndarray
+    n_samples: int
+
+    @property
+    def frames(self) -> np.ndarray:
+        """``(T, 384)`` states that cover the real audio."""
+        return self.states[:WhisperEncoder.n_frames(self.n_samples)]
 
 
 class WhisperEncoder:
@@ -136,20 +142,29 @@ class WhisperEncoder:
         """Encoder states that cover ``n_samples`` of real audio (at least 1, at most 1500)."""
         return max(1, min(_N_MEL_FRAMES // 2, math.ceil(min(n_samples, MAX_SAMPLES) / FRAME_SAMPLES)))
 
+    def encode(self, waves: Sequence[np.ndarray]) -> list[Encoded]:
+        """Run the encoder over validated 16 kHz mono waveforms (first 30 s of each).
+
+        Returns:
+            One :class:`Encoded` per waveform, in order (batched ``batch_size`` at a time).
+        """
+        out: list[Encoded] = []
+        for i in range(0, len(waves), self.batch_size):
+            chunk = [np.asarray(w, dtype=np.float32).reshape(-1) for w in waves[i:i + self.batch_size]]
+            mel = np.stack([self.log_mel(w) for w in chunk])
+            enc = np.asarray(self.model.encode(self._ct2.StorageView.from_array(mel), to_cpu=True),
+                             dtype=np.float32)
+            out += [Encoded(mel=mel[k], states=enc[k].copy(), n_samples=min(len(w), MAX_SAMPLES))
+                    for k, w in enumerate(chunk)]
+        return out
+
     def frames(self, waves: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Last-layer encoder states ``(T_i, 384)`` float32 of each 16 kHz mono waveform.
 
         Waveforms must already be validated (:func:`emofuse.media.audio.check_waveform`); those
         longer than 30 s are cut to their first 30 s.
         """
-        out: list[np.ndarray] = []
-        for i in range(0, len(waves), self.batch_size):
-            chunk = [np.asarray(w, dtype=np.float32).reshape(-1) for w in waves[i:i + self.batch_size]]
-            mel = np.stack([self.log_mel(w) for w in chunk])
-            enc = np.asarray(self.model.encode(self._ct2.StorageView.from_array(mel), to_cpu=True),
-                             dtype=np.float32)
-            out += [enc[k, :self.n_frames(len(w))].copy() for k, w in enumerate(chunk)]
-        return out
+        return [e.frames.copy() for e in self.encode(waves)]
 
     def features(self, waves: Sequence[np.ndarray]) -> np.ndarray:
         """Pooled statistics ``(N, N_WHISPER_FEATURES)`` float32 (mean then std of the states)."""

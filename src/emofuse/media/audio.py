@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from math import gcd
 from pathlib import Path
 from typing import Any
@@ -36,12 +37,15 @@ import numpy as np
 
 from emofuse.errors import DataError, MissingFileError
 
-__all__ = ["MIN_DURATION_S", "SILENCE_PEAK", "check_waveform", "load_audio", "resample"]
+__all__ = ["MIN_DURATION_S", "SILENCE_PEAK", "TARGET_RMS", "check_waveform", "level_normalise", "load_audio",
+           "resample"]
 
 #: Shortest audio accepted by default, in seconds.
 MIN_DURATION_S = 0.25
 #: Audio whose absolute peak is at most this (full scale = 1.0) counts as silent.
 SILENCE_PEAK = 1e-4
+#: RMS (full scale 1.0) of the loudest 10% of 25 ms frames after :func:`level_normalise` (-20 dBFS).
+TARGET_RMS = 0.1
 
 
 def resample(x: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
@@ -205,3 +209,19 @@ def load_audio(
     wave = check_waveform(data, sr, target_sr=int(target_sr), min_duration=min_duration,
                           allow_silent=allow_silent, name=str(p))
     return wave, int(target_sr)
+
+
+def level_normalise(wave: np.ndarray, target_rms: float = TARGET_RMS) -> np.ndarray:
+    """Scale ``wave`` so that the RMS of its loudest 10% of 25 ms / 10 ms frames is ``target_rms``."""
+    x = np.asarray(wave, dtype=np.float32).reshape(-1)
+    if x.size == 0:
+        return x
+    win, hop = 400, 160
+    padded = np.pad(x.astype(np.float64), (win // 2, win // 2))
+    fr = np.lib.stride_tricks.sliding_window_view(padded, win)[::hop]
+    energy = (fr ** 2).mean(1)
+    top = np.sort(energy)[-max(1, len(energy) // 10):]
+    rms = float(np.sqrt(top.mean()))
+    if not math.isfinite(rms) or rms <= 1e-8:
+        return x
+    return (x * np.float32(target_rms / rms)).astype(np.float32)

@@ -89,20 +89,35 @@ class SpeechDetector:
     """Silero VAD speech probabilities for a stream of 16 kHz mono audio.
 
     Feed any number of samples with :meth:`feed`; it returns the probabilities of the
-    complete 32 ms frames seen so far (the remainder waits for the next call).
+    complete 32 ms frames seen so far (the remainder waits for the next call). Each frame is
+    scored with the 64 samples before it as context, exactly as in one pass over the whole
+    signal and the model's recurrent state carried from one call to the next, so the
+    probabilities do not depend on how the audio was cut into chunks (a live
+    microphone's 0.5 s chunks and a file's 2 s chunks give the same frames). The ONNX model is
+    loaded once per process and shared by all detectors.
 
     Raises:
         ImportError: faster-whisper (which ships the model) or onnxruntime is not installed.
     """
 
     def __init__(self) -> None:
-        try:
-            from faster_whisper.vad import get_vad_model
-        except ImportError as err:  # pragma: no cover - part of the analyze extra
-            raise ImportError("voice activity detection needs faster-whisper (it ships Silero VAD): "
-                              "pip install 'emofuse[analyze]'") from err
-        self._model = get_vad_model()
+        self._session = _vad_session()
         self._rest = np.zeros(0, np.float32)
+        self._context = np.zeros(_CONTEXT, np.float32)  # last samples of the previous frame
+        self._h = np.zeros((1, 1, 128), np.float32)  # Silero's recurrent state
+        self._c = np.zeros((1, 1, 128), np.float32)
+
+    def _score(self, x: np.ndarray) -> np.ndarray:
+        frames = x.reshape(-1, FRAME_SAMPLES)
+        ctx = np.concatenate([self._context[None, :], frames[:-1, -_CONTEXT:]], axis=0)
+        self._context = frames[-1, -_CONTEXT:].copy()
+        batch = np.ascontiguousarray(np.concatenate([ctx, frames], axis=1), dtype=np.float32)
+        out = []
+        for i in range(0, len(batch), _MAX_BATCH):  # the recurrent state runs on across calls
+            p, self._h, self._c = self._session.run(None, {"input": batch[i:i + _MAX_BATCH], "h": self._h,
+                                                           "c": self._c})
+            out.append(np.asarray(p, np.float32).reshape(-1))
+        return np.concatenate(out)
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
         """Probabilities ``(F,)`` of the complete frames in ``rest + samples``."""
@@ -111,7 +126,7 @@ class SpeechDetector:
         self._rest = x[n:]
         if n == 0:
             return np.zeros(0, np.float32)
-        return np.asarray(self._model(x[:n]), dtype=np.float32).reshape(-1)
+        return self._score(x[:n])
 
     def flush(self) -> np.ndarray:
         """Probability of the last partial frame (zero-padded), if any."""
@@ -120,7 +135,25 @@ class SpeechDetector:
         x = np.zeros(FRAME_SAMPLES, np.float32)
         x[:len(self._rest)] = self._rest
         self._rest = np.zeros(0, np.float32)
-        return np.asarray(self._model(x), dtype=np.float32).reshape(-1)
+        return self._score(x)
+
+
+_CONTEXT = 64  # samples of context Silero v6 reads before each 512-sample frame
+_MAX_BATCH = 4096
+_SESSION: Any = None
+
+
+def _vad_session() -> Any:
+    """The Silero VAD ONNX session shipped in faster-whisper (loaded once per process)."""
+    global _SESSION
+    if _SESSION is None:
+        try:
+            from faster_whisper.vad import get_vad_model
+        except ImportError as err:  # pragma: no cover - part of the analyze extra
+            raise ImportError("voice activity detection needs faster-whisper (it ships Silero VAD): "
+                              "pip install 'emofuse[analyze]'") from err
+        _SESSION = get_vad_model().session
+    return _SESSION
 
 
 class SpeechSegmenter:

@@ -1,0 +1,145 @@
+"""Settings of an analysis (:class:`AnalyzeConfig`), shared by batch and live analysis.
+
+Example:
+    >>> cfg = AnalyzeConfig(fps=2.0, asr=False)
+    >>> cfg.segmentation, cfg.fusion, cfg.experts["audio"]
+    ('auto', 'linear', 'voice-whisper')
+    >>> AnalyzeConfig.from_dict({"experts": {"voice": "voice-ekman"}}).experts["audio"]
+    'voice-ekman'
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from emofuse.config import from_dict
+from emofuse.errors import ConfigError, UnknownNameError
+from emofuse.media.vad import VadConfig
+from emofuse.modalities import MODALITIES, canonical_modality
+
+__all__ = ["DEFAULT_EXPERTS", "FUSION_METHODS", "MAX_VOICE_S", "SEGMENTATIONS", "AnalyzeConfig"]
+
+SEGMENTATIONS = ("auto", "transcript", "vad", "window")
+FUSION_METHODS = ("linear", "log")
+#: Longest audio read by the voice expert and Whisper per segment (the start of longer ones), seconds.
+MAX_VOICE_S = 30.0
+#: The expert each modality path uses unless told otherwise.
+DEFAULT_EXPERTS: dict[str, str] = {"text": "text-goemotions", "audio": "voice-whisper", "face": "face-fer2013"}
+#: Keys of earlier versions, read into ``experts`` (one vocabulary: modality names).
+_LEGACY_EXPERT_KEYS = {"text_expert": "text", "voice_expert": "audio", "face_expert": "face"}
+
+
+@dataclass
+class AnalyzeConfig:
+    """Settings of :func:`emofuse.analyze` and of a live session (``emofuse analyze --set key=value``).
+
+    Attributes:
+        segmentation: ``"auto"``, ``"transcript"``, ``"vad"`` or ``"window"``: transcript cues
+            when a transcript is given, else voice-activity utterances, else fixed windows
+            (``"auto"`` picks in that order).
+        window_s: Length of fixed windows, seconds.
+        fill_gaps: In ``auto`` mode on video, cover speech-free stretches longer than
+            ``min_gap_s`` with windows (face only).
+        min_gap_s: Shortest speech-free stretch filled with windows, seconds.
+        vad: Voice activity thresholds (:class:`~emofuse.media.vad.VadConfig` fields).
+        asr: Transcribe speech with Whisper tiny.en (English only) when no transcript is given.
+        asr_beam_size: Whisper beam size (1 = greedy, fastest).
+        text: Run the text path.
+        audio: Run the voice path (VAD still runs when segments come from speech).
+        face: Run the face path.
+        fps: Video frames sampled per second for the face path.
+        max_side: Long side (pixels) sampled frames are scaled to before face detection.
+        max_faces: Faces read per frame.
+        min_face_score: Detections below this score are ignored.
+        fusion: ``"linear"`` or ``"log"`` pooling (:mod:`emofuse.analysis.fusion`).
+        fusion_model: A trained zoo checkpoint used instead of the rule (optional).
+        experts: Registry name of the expert of each modality (``{"audio": "voice-ekman"}``
+            changes one; the others keep their defaults; aliases such as ``voice`` accepted).
+        priors: Fusion prior per modality overriding the one in the expert's model card.
+        keep_frames: Keep the per-frame face timeline in the result.
+        threads: Decoder/ASR/encoder threads (0 = automatic).
+        max_bytes: Largest input file accepted, bytes.
+        max_pixels: Video frames larger than this (width × height) are not decoded: the face
+            path is reported missing and the audio is still analysed.
+    """
+
+    segmentation: str = "auto"
+    window_s: float = 5.0
+    fill_gaps: bool = True
+    min_gap_s: float = 2.0
+    vad: VadConfig = field(default_factory=VadConfig)
+    asr: bool = True
+    asr_beam_size: int = 1
+    text: bool = True
+    audio: bool = True
+    face: bool = True
+    fps: float = 3.0
+    max_side: int = 640
+    max_faces: int = 3
+    min_face_score: float = 0.5
+    fusion: str = "linear"
+    fusion_model: str | None = None
+    experts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_EXPERTS))
+    priors: dict[str, float] = field(default_factory=dict)
+    keep_frames: bool = True
+    threads: int = 0
+    max_bytes: int = 20 * 2**30
+    max_pixels: int = 8192 * 4608
+
+    def __post_init__(self) -> None:
+        if self.segmentation not in SEGMENTATIONS:
+            raise UnknownNameError("segmentation", self.segmentation, SEGMENTATIONS)
+        if self.fusion not in FUSION_METHODS:
+            raise UnknownNameError("fusion method", self.fusion, FUSION_METHODS)
+        if self.window_s <= 0 or self.fps < 0 or self.max_side < 32 or self.max_faces < 1:
+            raise ConfigError("analyze: need window_s > 0, fps >= 0, max_side >= 32, max_faces >= 1")
+        if self.window_s > MAX_VOICE_S or self.vad.max_segment_s > MAX_VOICE_S:
+            raise ConfigError(f"analyze: window_s and vad.max_segment_s must be at most {MAX_VOICE_S:g} s "
+                              "(segments are read by the voice expert and Whisper in one piece)")
+        experts = dict(DEFAULT_EXPERTS)
+        for m, name in dict(self.experts).items():
+            experts[canonical_modality(m, strict=True)] = str(name)
+        self.experts = experts
+        self.priors = {canonical_modality(m, strict=True): float(v) for m, v in dict(self.priors).items()}
+        bad = [m for m, v in self.priors.items() if not v >= 0]
+        if bad:
+            raise ConfigError(f"analyze: priors must be >= 0; got {[(m, self.priors[m]) for m in bad]}")
+
+    def check_experts(self) -> None:
+        """Check that each named expert is registered and reads its modality.
+
+        Raises:
+            UnknownNameError: An expert name no registry knows (close matches suggested).
+            ConfigError: An expert of another modality (e.g. a text expert for ``audio``).
+        """
+        from emofuse.experts import EXPERTS
+
+        for m, name in self.experts.items():
+            cls = EXPERTS.get(name)
+            if cls.modality != m:
+                raise ConfigError(f"analyze: experts.{m} = {name!r} reads {cls.modality}, not {m}; "
+                                  f"choose one of {[n for n in EXPERTS.names() if EXPERTS.get(n).modality == m]}")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> AnalyzeConfig:
+        """Build from a (nested) dict, rejecting unknown keys.
+
+        ``text_expert`` / ``voice_expert`` / ``face_expert`` (earlier versions) are read into
+        ``experts``.
+        """
+        d = dict(d or {})
+        legacy = {k: d.pop(k) for k in list(d) if k in _LEGACY_EXPERT_KEYS}
+        if legacy:
+            experts = dict(d.get("experts") or {})
+            experts.update({_LEGACY_EXPERT_KEYS[k]: v for k, v in legacy.items()})
+            d["experts"] = experts
+        return from_dict(cls, d, where="analyze")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (goes into the result)."""
+        return asdict(self)
+
+    def path_on(self, modality: str) -> bool:
+        """Whether the user left the path of ``modality`` on (``text``/``audio``/``face`` switches)."""
+        return bool(getattr(self, modality, True)) if modality in MODALITIES[:3] else True

@@ -1,0 +1,71 @@
+"""The voice path: a segment's audio (its first 30 s) → the voice expert.
+
+Segments without speech (mean speech probability under
+:data:`~emofuse.analysis.paths.text.MIN_SPEECH_PROB`, or filler windows between utterances)
+get no reading. When the expert reads Whisper encoder states, it reuses the segment's shared
+encoder pass (:mod:`emofuse.analysis.paths.whisper`). Reliability: speech probability ×
+``min(1, duration / 1 s)``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from emofuse.analysis.paths.base import ModalityPath, PathContext, register_path
+from emofuse.analysis.paths.text import MIN_SPEECH_PROB
+from emofuse.analysis.result import ModalityResult
+from emofuse.errors import DataError
+from emofuse.media.segment import SAMPLE_RATE, Segment
+
+__all__ = ["VoicePath"]
+
+
+@register_path
+class VoicePath(ModalityPath):
+    """Speech → ``voice-whisper`` (or the configured voice expert)."""
+
+    modality = "audio"
+    uses_audio = True
+
+    def __init__(self, ctx: PathContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.expert = ctx.expert("audio")
+        self.share = "whisper-encoder" in self.expert.needs.shared
+
+    @classmethod
+    def open(cls, ctx: PathContext) -> ModalityPath | str:
+        """Open unless the recording has no audio or the path is turned off."""
+        if not ctx.has_audio:
+            return "no audio track"
+        if not ctx.config.audio:
+            return "voice path turned off"
+        return cls(ctx)
+
+    def _one(self, s: Segment) -> ModalityResult:
+        if s.filler:
+            return ModalityResult.missing("no speech in segment", speech_prob=s.speech_prob)
+        if s.audio is None:
+            return ModalityResult.missing("audio not decoded for this segment")
+        if s.speech_prob < MIN_SPEECH_PROB:
+            return ModalityResult.missing("no speech in segment", speech_prob=s.speech_prob)
+        try:
+            shared = None
+            if self.share:
+                from emofuse.analysis.paths.whisper import whisper_pass
+
+                shared = {"whisper-encoder": [whisper_pass(self.ctx).encode(s)]}
+            t0 = time.perf_counter()
+            out = self.expert.predict([(s.audio, SAMPLE_RATE)], shared=shared)
+            self._time("voice", t0)
+        except DataError as err:
+            return ModalityResult.missing(f"voice unreadable: {err}", speech_prob=s.speech_prob)
+        dur = len(s.audio) / SAMPLE_RATE
+        return ModalityResult.from_probs(
+            out.ekman[0], reliability=s.speech_prob * min(1.0, dur / 1.0), expert=out.expert,
+            quality={"speech_prob": s.speech_prob, "duration_s": dur,
+                     "voiced_fraction": float(out.info.get("voiced_fraction", [0.0])[0])})
+
+    def read(self, segs: list[Segment]) -> list[ModalityResult]:
+        """One voice reading per segment."""
+        return [self._one(s) for s in segs]

@@ -1,0 +1,373 @@
+"""The segmenter: audio in, chunk by chunk; closed segments out, as soon as they are final.
+
+:class:`Segmenter` owns everything that decides *where* the segments of a recording are, and
+nothing about what is in them (it knows no expert):
+
+* the **audio buffer** — only the audio of segments not yet closed is kept (at most one segment
+  plus the open utterance), so memory stays flat whatever the length;
+* **voice activity** — Silero speech probabilities (:class:`~emofuse.media.vad.SpeechDetector`,
+  chunking-invariant) for every 32 ms frame, kept as the quality signal of every segment;
+* the **segmentation** itself (``mode``):
+
+  - ``"transcript"`` — the timed cues of a transcript, in time order;
+  - ``"vad"`` — utterances from :class:`~emofuse.media.vad.SpeechSegmenter`; with
+    ``fill_gaps``, speech-free stretches of at least ``min_gap_s`` are covered by fixed
+    windows (``filler`` segments, e.g. so a video's face timeline has no holes), emitted as
+    soon as the next utterance (or the end) bounds them;
+  - ``"window"`` — fixed windows of ``window_s``, a short tail folded into the last one;
+
+* **untimed transcripts** — sentences without times are spread over the speech segments in
+  order, by duration, when the stream ends (:meth:`Segmenter.flush` sets ``text`` on the
+  segments it emitted before; they are flagged ``approximate``).
+
+Feed audio with :meth:`Segmenter.feed_audio` (any chunk length; a live microphone's 0.5 s
+chunks give the same segments as a file's 2 s chunks), tell it how far a stream without audio
+has got with :meth:`Segmenter.advance`, and call :meth:`Segmenter.flush` at the end. Each call
+returns the segments that closed, each with its waveform (the first ``max_audio_s`` seconds,
+16 kHz) and its mean speech probability.
+
+Example:
+    >>> import numpy as np
+    >>> seg = Segmenter(mode="window", window_s=2.0, has_audio=True, vad=False)
+    >>> closed = seg.feed_audio(0.0, np.zeros(16000 * 5, np.float32))
+    >>> [(s.start, s.end) for s in closed]
+    [(0.0, 2.0)]
+    >>> [(s.start, s.end) for s in seg.flush(5.0)]
+    [(2.0, 4.0), (4.0, 5.0)]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from emofuse.errors import ConfigError
+from emofuse.media.vad import FRAME_S, VadConfig
+
+__all__ = ["MODES", "SAMPLE_RATE", "AudioBuffer", "Segment", "Segmenter", "sentences", "windows"]
+
+SAMPLE_RATE = 16000
+MODES = ("transcript", "vad", "window")
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+")
+
+
+def sentences(text: str) -> list[str]:
+    """Split a text into sentences (line breaks and ``.!?…`` followed by a space)."""
+    out = []
+    for line in text.splitlines():
+        out.extend(s.strip() for s in _SENTENCE.split(line) if s.strip())
+    return out
+
+
+@dataclass(eq=False)
+class Segment:
+    """One closed segment of a recording.
+
+    Attributes:
+        start: Start in seconds (media clock).
+        end: End in seconds.
+        source: ``"vad"``, ``"transcript"`` or ``"window"``.
+        filler: A window over a speech-free stretch between utterances (no speech expected).
+        text: Known words (from the transcript); ``None`` = unknown (speech recognition may
+            fill it in).
+        text_source: ``"transcript"`` or ``"asr"`` once ``text`` is set.
+        approximate: ``text`` was spread from an untimed transcript (its times are a guess).
+        speech_prob: Mean Silero speech probability over the analysed audio (0 without audio).
+        audio: ``(T,)`` float32 16 kHz waveform of the first ``max_audio_s`` seconds, or
+            ``None`` when no audio covers the segment. Dropped once the segment is analysed.
+        words: Recognised words with media times (set by speech recognition).
+        asr_confidence: Mean word probability of the recognised words.
+        cache: Per-segment results shared between modality paths (e.g. one Whisper encoder
+            pass read by speech recognition and the voice expert); cleared when done.
+    """
+
+    start: float
+    end: float
+    source: str
+    filler: bool = False
+    text: str | None = None
+    text_source: str | None = None
+    approximate: bool = False
+    speech_prob: float = 0.0
+    audio: np.ndarray | None = None
+    words: list[dict[str, Any]] = field(default_factory=list)
+    asr_confidence: float | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[float, float]:
+        """``(start, end)``: the order segments are reported in."""
+        return (self.start, self.end)
+
+
+def windows(t0: float, t1: float, w: float, source: str = "window", filler: bool = False) -> list[Segment]:
+    """Fixed windows of ``w`` seconds over ``[t0, t1)``; a tail under ``w / 2`` joins the last window."""
+    out: list[Segment] = []
+    t = t0
+    while t < t1 - 1e-6:
+        e = min(t1, t + w)
+        if e - t < 0.5 * w and out:
+            out[-1].end = round(e, 3)
+        else:
+            out.append(Segment(start=round(t, 3), end=round(e, 3), source=source, filler=filler))
+        t = e
+    return out
+
+
+class AudioBuffer:
+    """16 kHz mono audio from ``start`` on, trimmed as segments close (bounded memory)."""
+
+    def __init__(self) -> None:
+        self.start = 0.0
+        self._parts: list[np.ndarray] = []
+        self.n = 0
+        self.seen = False
+
+    @property
+    def end(self) -> float:
+        """Time just after the last buffered sample, seconds."""
+        return self.start + self.n / SAMPLE_RATE
+
+    def append(self, t: float, x: np.ndarray) -> None:
+        """Add samples starting at time ``t`` (a gap since the last samples is filled with silence)."""
+        if not self.seen:
+            self.start, self.seen = t, True
+        elif t > self.end + 1.0 / SAMPLE_RATE:
+            gap = np.zeros(int(round((t - self.end) * SAMPLE_RATE)), np.float32)
+            self._parts.append(gap)
+            self.n += len(gap)
+        self._parts.append(np.asarray(x, np.float32).reshape(-1))
+        self.n += len(self._parts[-1])
+
+    def _joined(self) -> np.ndarray:
+        if len(self._parts) > 1:
+            self._parts = [np.concatenate(self._parts)]
+        return self._parts[0] if self._parts else np.zeros(0, np.float32)
+
+    def get(self, s: float, e: float) -> np.ndarray:
+        """A copy of the samples in ``[s, e)`` that are still buffered."""
+        buf = self._joined()
+        i0 = max(0, int(round((s - self.start) * SAMPLE_RATE)))
+        i1 = max(i0, min(len(buf), int(round((e - self.start) * SAMPLE_RATE))))
+        return buf[i0:i1].copy()
+
+    def trim(self, keep_from: float) -> None:
+        """Drop the samples before ``keep_from``."""
+        drop = int((keep_from - self.start) * SAMPLE_RATE)
+        if drop <= 0 or not self._parts:
+            return
+        buf = self._joined()
+        drop = min(drop, len(buf))
+        self._parts = [buf[drop:]]
+        self.n = len(self._parts[0])
+        self.start += drop / SAMPLE_RATE
+
+
+class Segmenter:
+    """Streaming segmentation of one recording (see the module docstring).
+
+    Args:
+        mode: ``"transcript"``, ``"vad"`` or ``"window"``.
+        has_audio: The recording has audio (fed with :meth:`feed_audio`).
+        cues: Timed transcript cues (objects with ``start``, ``end``, ``text``) for ``"transcript"``.
+        untimed: Untimed transcript lines, spread over the speech segments at the end.
+        window_s: Window length, seconds.
+        fill_gaps: In ``"vad"`` mode, cover speech-free stretches with ``filler`` windows.
+        min_gap_s: Shortest stretch filled.
+        vad: Voice activity settings; ``False`` turns speech probabilities off (tests, text-only).
+        max_audio_s: Longest stretch of audio handed out per segment (its start), seconds.
+
+    Raises:
+        ConfigError: Unknown mode, or ``"transcript"`` without cues, or ``"vad"`` without audio.
+    """
+
+    def __init__(self, mode: str, *, has_audio: bool, cues: Sequence[Any] = (), untimed: Sequence[str] = (),
+                 window_s: float = 5.0, fill_gaps: bool = False, min_gap_s: float = 2.0,
+                 vad: VadConfig | bool | None = None, max_audio_s: float = 30.0) -> None:
+        if mode not in MODES:
+            raise ConfigError(f"segmenter: mode must be one of {MODES}, got {mode!r}")
+        if mode == "transcript" and not cues:
+            raise ConfigError("segmenter: mode 'transcript' needs timed cues")
+        if mode == "vad" and (not has_audio or vad is False):
+            raise ConfigError("segmenter: mode 'vad' needs audio and voice activity detection")
+        self.mode, self.has_audio = mode, bool(has_audio)
+        self.window_s, self.fill_gaps, self.min_gap_s = float(window_s), bool(fill_gaps), float(min_gap_s)
+        self.max_audio_s = float(max_audio_s)
+        self.vad_config = vad if isinstance(vad, VadConfig) else VadConfig()
+        self.untimed = [s for line in untimed for s in sentences(line)]
+        self.buffer = AudioBuffer()
+        self._detector: Any = None
+        self._utterances: Any = None
+        if self.has_audio and vad is not False:
+            from emofuse.media.vad import SpeechDetector, SpeechSegmenter
+
+            self._detector = SpeechDetector()
+            if mode == "vad":
+                self._utterances = SpeechSegmenter(self.vad_config)
+        self._probs: list[np.ndarray] = []
+        self._n_probs = 0
+        self._vad_t0: float | None = None
+        self._pending: list[Segment] = []  # known but not yet closed (their audio is incomplete)
+        if mode == "transcript":
+            self._pending = [Segment(start=float(c.start), end=float(c.end if c.end is not None else c.start),
+                                     source="transcript", text=c.text, text_source="transcript")
+                             for c in sorted(cues, key=lambda c: c.start)]
+        self._next_window = 0.0  # window mode: start of the next window to emit
+        self._speech_end = 0.0  # vad mode: end of the last utterance (start of the current gap)
+        self._t = 0.0  # how far the stream has got
+        self._emitted: list[Segment] = []  # kept (without audio) only to spread untimed text over
+        self.n_emitted = 0
+
+    # ------------------------------------------------------------------ speech probabilities
+
+    def speech_prob(self, s: float, e: float) -> float:
+        """Mean speech probability of the VAD frames in ``[s, e)`` (0 when none were seen)."""
+        if not self._n_probs or self._vad_t0 is None:
+            return 0.0
+        i0 = max(0, int((s - self._vad_t0) / FRAME_S))
+        i1 = max(i0 + 1, int(np.ceil((e - self._vad_t0) / FRAME_S)))
+        if i0 >= self._n_probs:
+            return 0.0
+        if len(self._probs) > 1:
+            self._probs = [np.concatenate(self._probs)]
+        return float(self._probs[0][i0:min(i1, self._n_probs)].mean())
+
+    def _add_probs(self, p: np.ndarray) -> list[Segment]:
+        if len(p):
+            self._probs.append(p)
+            self._n_probs += len(p)
+        if self._utterances is None:
+            return []
+        return [Segment(start=u.start, end=u.end, source="vad") for u in self._utterances.push(p)]
+
+    # ------------------------------------------------------------------ closing segments
+
+    def _close(self, seg: Segment) -> Segment:
+        """Attach the segment's audio and speech probability; it is final from here on."""
+        if seg.filler:
+            seg.speech_prob = self.speech_prob(seg.start, seg.end)
+        else:
+            a_end = min(seg.end, seg.start + self.max_audio_s)
+            seg.speech_prob = self.speech_prob(seg.start, a_end)
+            if self.has_audio and self.buffer.seen and seg.start < self.buffer.end:
+                seg.audio = self.buffer.get(seg.start, a_end)
+        if self.untimed:
+            self._emitted.append(seg)
+        self.n_emitted += 1
+        return seg
+
+    def _gap(self, until: float) -> list[Segment]:
+        """Filler windows over the speech-free stretch since the last utterance (vad mode)."""
+        out: list[Segment] = []
+        if self.mode == "vad" and self.fill_gaps and until - self._speech_end >= self.min_gap_s:
+            out = windows(self._speech_end, until, self.window_s, filler=True)
+        return out
+
+    def _ready(self, final: bool, end: float) -> list[Segment]:
+        """Pending segments whose audio is complete (all of them when ``final``)."""
+        audio_end = self.buffer.end if self.buffer.seen else self._t
+        out, keep = [], []
+        for s in self._pending:
+            need = min(s.end, s.start + self.max_audio_s)
+            if final or need <= audio_end or (not self.has_audio and s.end <= self._t):
+                if final:
+                    s.end = min(s.end, end) if s.source == "vad" else s.end
+                out.append(s)
+            else:
+                keep.append(s)
+        self._pending = keep
+        closed: list[Segment] = []
+        for s in out:
+            if s.source == "vad":
+                closed += [self._close(w) for w in self._gap(s.start)]
+                self._speech_end = s.end
+            closed.append(self._close(s))
+        return closed
+
+    def _windows_until(self, t: float, final: bool) -> list[Segment]:
+        if self.mode != "window":
+            return []
+        if final:
+            ws = windows(self._next_window, t, self.window_s)
+        else:  # a window is final once the next one cannot be folded into it
+            ws = []
+            while self._next_window + 1.5 * self.window_s <= t + 1e-9:
+                e = self._next_window + self.window_s
+                ws.append(Segment(start=round(self._next_window, 3), end=round(e, 3), source="window"))
+                self._next_window = e
+        if final and ws:
+            self._next_window = ws[-1].end
+        self._pending.extend(ws)
+        return []
+
+    def _trim(self) -> None:
+        keep = min([s.start for s in self._pending], default=self.buffer.end)
+        if self._utterances is not None:
+            keep = min(keep, self.buffer.end - self.vad_config.max_segment_s - 1.0)
+        self.buffer.trim(keep)
+
+    # ------------------------------------------------------------------ public API
+
+    def feed_audio(self, start: float, samples: np.ndarray) -> list[Segment]:
+        """Add 16 kHz mono audio starting at ``start`` seconds; return the segments that closed."""
+        x = np.asarray(samples, np.float32).reshape(-1)
+        self.buffer.append(start, x)
+        if self._vad_t0 is None:
+            self._vad_t0 = start
+        if self._detector is not None:
+            self._pending.extend(self._add_probs(self._detector.feed(x)))
+        self._t = max(self._t, self.buffer.end)
+        self._windows_until(self._t, final=False)
+        closed = self._ready(final=False, end=self._t)
+        self._trim()
+        return closed
+
+    def advance(self, t: float) -> list[Segment]:
+        """The stream has reached ``t`` seconds (e.g. a video frame); closes segments of a stream without audio."""
+        self._t = max(self._t, float(t))
+        if self.has_audio:
+            return []
+        self._windows_until(self._t, final=False)
+        return self._ready(final=False, end=self._t)
+
+    def flush(self, end: float) -> list[Segment]:
+        """The stream ended at ``end`` seconds: close everything still open.
+
+        Also spreads untimed transcript sentences over the speech segments (emitted before or
+        now) and sets their ``text``.
+        """
+        end = max(float(end), self._t)
+        if self._detector is not None:
+            self._pending.extend(self._add_probs(self._detector.flush()))
+        if self._utterances is not None:
+            self._pending.extend(Segment(start=u.start, end=u.end, source="vad") for u in self._utterances.finish())
+        self._windows_until(end, final=True)
+        closed = self._ready(final=True, end=end)
+        if self.mode == "vad":
+            closed += [self._close(w) for w in self._gap(end)]
+        self._spread_untimed()
+        return closed
+
+    def _spread_untimed(self) -> None:
+        if not self.untimed:
+            return
+        ordered = sorted(self._emitted, key=lambda s: s.key)
+        targets = [s for s in ordered if s.source in ("vad", "transcript")] or ordered
+        if not targets:
+            return
+        total = sum(max(s.end - s.start, 1e-3) for s in targets)
+        acc, bounds = 0.0, []
+        for s in targets:
+            acc += max(s.end - s.start, 1e-3)
+            bounds.append(acc / total)
+        assigned: list[list[str]] = [[] for _ in targets]
+        for k, sent in enumerate(self.untimed):
+            pos = (k + 0.5) / len(self.untimed)
+            assigned[next(i for i, b in enumerate(bounds) if pos <= b + 1e-9)].append(sent)
+        for s, words in zip(targets, assigned, strict=True):
+            s.text, s.text_source, s.approximate = " ".join(words), "transcript", True
+        self.untimed = []
