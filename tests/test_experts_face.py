@@ -129,3 +129,20 @@ def test_config_validation() -> None:
     with pytest.raises(ConfigError):
         FaceNetConfig(widths=(8,) * 8, depths=(1,) * 8)
     assert FaceNetConfig.from_dict(FaceNetConfig().to_dict()) == FaceNetConfig()
+
+
+def test_predict_image_takes_small_images_as_crops(expert: FaceExpert) -> None:
+    import io
+
+    from PIL import Image
+
+    crop = _crops(1, seed=6)[0]
+    buf = io.BytesIO()
+    Image.fromarray(crop).save(buf, format="PNG")
+
+    def no_detection(rgb: np.ndarray) -> list:
+        raise AssertionError("a 48x48 crop must not go through face detection")
+
+    res = expert.predict_image(buf.getvalue(), detector=no_detection)
+    assert res is not None and not res[1].detected
+    np.testing.assert_array_equal(res[0].probs, expert.predict(crop).probs)

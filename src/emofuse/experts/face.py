@@ -12,9 +12,10 @@ FER2013's classes map one-to-one onto ``ekman7``; the Ekman view is the native l
 by a temperature fitted on FER2013 PublicTest (the validation split).
 
 Inputs of :meth:`FaceExpert.predict`: one ``(48, 48)`` grey crop, a ``(N, 48, 48)`` stack,
-a :class:`~emofuse.media.face.FaceCrop` or a list of crops/FaceCrops. Whole photos go through
-:meth:`FaceExpert.predict_image`, which detects and crops the main face first
-(:func:`emofuse.media.face.crop_face`) and answers ``None`` when there is no face.
+a :class:`~emofuse.media.face.FaceCrop` or a list of crops/FaceCrops. Images of any size (files,
+bytes, arrays) go through :meth:`FaceExpert.predict_image`: small images are face crops already,
+larger ones are detected and cropped first (:func:`emofuse.media.face.face_from_image`), and
+``None`` answers an image without a face.
 
 Example:
     >>> import numpy as np
@@ -38,7 +39,7 @@ from torch import Tensor, nn
 
 from emofuse.errors import CheckpointError, ConfigError, DataError
 from emofuse.experts.base import Expert, ExpertNeeds, read_card, read_weights, register_expert
-from emofuse.media.face import CROP_SIZE, FaceCrop, crop_face, preprocess_crop
+from emofuse.media.face import CROP_SIZE, FaceCrop, face_from_image, preprocess_crop
 
 __all__ = ["FaceExpert", "FaceNet", "FaceNetConfig"]
 
@@ -112,7 +113,8 @@ def _as_crops(inputs: Any) -> np.ndarray:
     if isinstance(inputs, FaceCrop):
         return inputs.gray[None]
     if isinstance(inputs, (str, Path, bytes, bytearray)):
-        raise DataError("face expert: predict() takes 48x48 face crops; use predict_image() for photos/files")
+        raise DataError("face expert: predict() takes 48x48 face crops; use predict_image() for image files "
+                        "and photos of any size")
     if isinstance(inputs, Sequence) and not isinstance(inputs, np.ndarray):
         items = list(inputs)
         if not items:
@@ -199,18 +201,18 @@ class FaceExpert(Expert):
         return z, z.copy(), {}
 
     def predict_image(self, image: Any, **crop_kwargs: Any) -> tuple[Any, FaceCrop] | None:
-        """Detect and crop the main face of a photo, then predict.
+        """Predict from an image of any size: a small face crop as it is, else its detected main face.
 
         Args:
             image: An ``(H, W, 3)`` RGB or ``(H, W)`` grey array, image file path or encoded bytes.
-            **crop_kwargs: Passed to :func:`~emofuse.media.face.crop_face` (``detector``,
-                ``min_score``, ``margin``, ``max_side``).
+            **crop_kwargs: Passed to :func:`~emofuse.media.face.face_from_image` (``crop_max_side``,
+                ``detector``, ``min_score``, ``margin``, ``max_side``).
 
         Returns:
             ``(ExpertOutput for 1 input, FaceCrop)`` with the crop's quality signals, or ``None``
             when no face is found.
         """
-        crop = crop_face(image, **crop_kwargs)
+        crop = face_from_image(image, **crop_kwargs)
         if crop is None:
             return None
         out = self.predict(crop)
