@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emofuse.corpora import (
+from emofuse.data.corpora import (
     CORPORA,
     DATA_DIR_ENV,
     Corpus,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from emofuse.data.dataset import FeatureDataset
-from emofuse.data.readers import (
+from emofuse.data.formats import (
     READERS,
     load_csd_dataset,
     load_dataset,
@@ -384,3 +384,15 @@ def test_missing_and_unknown_paths(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="manifest.json"):
         load_dataset(tmp_path / "empty")
+
+
+def test_old_import_paths_still_work() -> None:
+    import emofuse
+    import emofuse.corpora
+    import emofuse.data.corpora
+    import emofuse.data.readers
+
+    assert emofuse.data.readers.load_dataset is load_dataset and emofuse.data.readers.READERS is READERS
+    assert emofuse.corpora.load_corpus is emofuse.data.corpora.load_corpus
+    assert set(emofuse.corpora.__all__) == set(emofuse.data.corpora.__all__)
+    assert callable(emofuse.load_dataset)
