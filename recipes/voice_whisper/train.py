@@ -3,7 +3,7 @@
 One command, fixed seed, CPU only (1 thread; ~12 min of encoding the first time, then
 about 30-60 min of nested cross-validation):
 
-    python recipes/voice_whisper/train.py --data-dir /work/shared/data
+    python recipes/voice_whisper/train.py --data-dir <data-dir>     # or set EMOFUSE_DATA_DIR
 
 Steps:
 
@@ -13,8 +13,8 @@ Steps:
    hand-crafted statistics of ``voice-ekman`` (:func:`emofuse.experts.voice.utterance_features`);
 2. feature sets: ``whisper`` (mean + std of the states over time, 768 dims) and
    ``whisper+hc`` (those and the 279 hand-crafted statistics, 1047 dims);
-3. for each feature set, exactly the protocol of ``recipes/voice/train.py`` (its functions are
-   imported, not copied): speaker-independent nested CV with logreg / MLP / RBF-SVM, RAVDESS
+3. for each feature set, exactly the protocol of ``recipes/voice/train.py`` (the library's
+   :func:`emofuse.train.speech.run_protocol`): speaker-independent nested CV with logreg / MLP / RBF-SVM, RAVDESS
    8-class (6 folds of 3 actors), EmoDB 7-class (leave-one-speaker-out), ekman7 per corpus and
    jointly (6 folds), cross-corpus on the 6 shared classes, temperature scaling + ECE;
 4. compare with the current ``voice-ekman`` figures (``recipes/voice/results.json``) fold by fold
@@ -31,11 +31,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import os
-import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -44,26 +41,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _card import build_card, render_readme  # noqa: E402  (this recipe's folder, first on sys.path)
 from tqdm import tqdm  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-
-
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-#: The voice recipe, imported (its protocol functions are reused as they are).
-vt = _load("voice_recipe_train", REPO / "recipes" / "voice" / "train.py")
-vcard = _load("voice_recipe_card", REPO / "recipes" / "voice" / "_card.py")
-
-import emofuse  # noqa: E402
-from emofuse.corpora import load_corpus  # noqa: E402
+from emofuse.data.corpora import DATA_DIR_ENV, load_corpus  # noqa: E402
 from emofuse.experts.base import weights_dir, write_weights  # noqa: E402
 from emofuse.experts.voice import FEATURE_NAMES, SAMPLE_RATE  # noqa: E402
 from emofuse.experts.whisper_features import (  # noqa: E402
@@ -74,12 +55,15 @@ from emofuse.experts.whisper_features import (  # noqa: E402
     pool_frames,
 )
 from emofuse.media.audio import load_audio  # noqa: E402
+from emofuse.train import speech  # noqa: E402
 
 torch.set_num_threads(1)
 
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
 EXPERT = "voice-whisper"
-SEED = vt.SEED
-EKMAN = vt.EKMAN
+SEED = 0
+SHARED = list(speech.SHARED_EKMAN)
 FEATURE_SETS = ("whisper", "whisper+hc")
 #: Bump when WhisperEncoder's features change (cache key).
 WHISPER_FEATURES_VERSION = 1
@@ -95,13 +79,12 @@ def whisper_key() -> str:
                         ).hexdigest()[:10]
 
 
-def whisper_frames(name: str, root: Path, cache: Path, threads: int, batch_size: int) -> tuple[list, dict]:
+def whisper_frames(name: str, corpus: object, cache: Path, threads: int, batch_size: int) -> tuple[list, dict]:
     """Encoder states of every file of a corpus (cached, float16), and timing."""
-    corpus = load_corpus(root, format=name)
     ids = corpus.ids()
-    ff, fo = cache / f"{name}-whisper-{whisper_key()}.frames.npy", cache / f"{name}-whisper-{whisper_key()}.offsets.npy"
-    fi = cache / f"{name}-whisper-{whisper_key()}.ids.json"
-    timing_f = cache / f"{name}-whisper-{whisper_key()}.timing.json"
+    stem = cache / f"{name}-whisper-{whisper_key()}-n{len(ids)}"
+    ff, fo, fi = Path(f"{stem}.frames.npy"), Path(f"{stem}.offsets.npy"), Path(f"{stem}.ids.json")
+    timing_f = Path(f"{stem}.timing.json")
     if ff.is_file() and fo.is_file() and fi.is_file() and json.loads(fi.read_text()) == ids:
         frames, offsets = np.load(ff), np.load(fo)
         timing = json.loads(timing_f.read_text()) if timing_f.is_file() else {}
@@ -140,17 +123,6 @@ def whisper_frames(name: str, root: Path, cache: Path, threads: int, batch_size:
     return per, timing
 
 
-def handcrafted(name: str, root: Path, cache: Path) -> dict:
-    """voice-ekman's corpus dict (hand-crafted statistics); reuses runs/voice/features when present."""
-    src = REPO / "runs" / "voice" / "features"
-    for suffix in (".npy", ".ids.json"):
-        f = f"{name}-{vt.feature_key()}{suffix}"
-        if (src / f).is_file() and not (cache / f).is_file():
-            cache.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src / f, cache / f)
-    return vt.corpus_features(name, root, cache)
-
-
 def handcrafted_timing(root: Path, n: int = 40) -> float:
     """Seconds per utterance of utterance_features (decode excluded) on the first ``n`` EmoDB files."""
     from emofuse.experts.voice import utterance_features  # noqa: PLC0415
@@ -178,43 +150,6 @@ def feature_names(kind: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- protocol
 
 
-def joint_arrays(rav: dict, emo: dict) -> tuple:
-    x = np.concatenate([rav["x"], emo["x"]])
-    y = np.concatenate([rav["y_ekman"], emo["y_ekman"]])
-    groups = np.concatenate([np.char.add("ravdess-", rav["speaker"]), np.char.add("emodb-", emo["speaker"])])
-    is_rav = np.r_[np.ones(len(rav["ids"]), bool), np.zeros(len(emo["ids"]), bool)]
-    folds = [[f"ravdess-{a}" for a in g] for g in vt.ravdess_folds(rav["speaker"])]
-    for i, s in enumerate(sorted(set(emo["speaker"]))):
-        folds[i % len(folds)].append(f"emodb-{s}")
-    return x, y, groups, is_rav, folds
-
-
-def protocol(rav: dict, emo: dict, kinds: list[str], label: str, t0: float) -> dict:
-    """recipes/voice's full protocol on one feature set (rav/emo carry that feature set in "x")."""
-    res: dict = {"native": {}, "ekman_single": {}, "joint": {}, "cross_corpus": {},
-                 "n_features": int(rav["x"].shape[1])}
-    for kind in kinds:
-        for c, folds in ((rav, vt.ravdess_folds(rav["speaker"])), (emo, vt.emodb_folds(emo["speaker"]))):
-            r = vt.cv(kind, c["x"], c["y_native"], c["speaker"], folds, len(c["native"]), c["native"].classes,
-                      f"{label} {kind} {c['name']} native")
-            res["native"].setdefault(c["name"], {})[kind] = {**r["summary"]["all"], "chosen": r["chosen"]}
-            r = vt.cv(kind, c["x"], c["y_ekman"], c["speaker"], folds, len(EKMAN), EKMAN.classes,
-                      f"{label} {kind} {c['name']} ekman7")
-            res["ekman_single"].setdefault(c["name"], {})[kind] = {**r["summary"]["all"], "chosen": r["chosen"]}
-        x, y, groups, is_rav, folds = joint_arrays(rav, emo)
-        r = vt.cv(kind, x, y, groups, folds, len(EKMAN), EKMAN.classes, f"{label} {kind} joint ekman7",
-                  subsets={"all": np.ones(len(y), bool), "ravdess": is_rav, "emodb": ~is_rav})
-        res["joint"][kind] = {**r["summary"], "chosen": r["chosen"], "folds": folds}
-        if kind != "svm-rbf":
-            res["joint"][kind]["calibration"] = vt.calibration(r["oof"], y, r["fold_of"])
-        res["cross_corpus"][kind] = {"ravdess->emodb": vt.cross_corpus(kind, rav, emo),
-                                     "emodb->ravdess": vt.cross_corpus(kind, emo, rav)}
-        print(f"[{time.time() - t0:6.0f}s] {label} {kind}: " + ", ".join(
-            f"{c} native UAR {res['native'][c][kind]['uar_mean']:.3f}" for c in ("ravdess", "emodb"))
-            + f"; joint UAR {res['joint'][kind]['all']['uar_mean']:.3f}", flush=True)
-    return res
-
-
 def paired(base: dict, new: dict) -> dict:
     """Joint-protocol fold-by-fold UAR difference (new - base); folds matched by held-out speakers."""
     b = {tuple(f["held_out"]): f["uar"] for f in base["all"]["folds"]}
@@ -227,8 +162,10 @@ def paired(base: dict, new: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the recipe (see the module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get("EMOFUSE_DATA_DIR", "/work/shared/data")))
+    ap.add_argument("--data-dir", type=Path, default=os.environ.get(DATA_DIR_ENV),
+                    help=f"folder holding ravdess/ and emodb/ (default ${DATA_DIR_ENV})")
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "voice_whisper")
     ap.add_argument("--models", default="logreg,mlp,svm-rbf", help="candidates to validate (comma-separated)")
     ap.add_argument("--features", default=",".join(FEATURE_SETS), help="feature sets to validate")
@@ -236,44 +173,55 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch-size", type=int, default=8, help="utterances per encode call")
     ap.add_argument("--out", type=Path, default=weights_dir(EXPERT))
     ap.add_argument("--no-ship", action="store_true", help="validate only, never write weights")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="files per speaker (smoke runs: implies --no-ship and leaves this folder untouched)")
     args = ap.parse_args(argv)
+    if args.data_dir is None:
+        ap.error(f"--data-dir (or ${DATA_DIR_ENV}) must name the folder holding ravdess/ and emodb/")
+    smoke = bool(args.limit)
     np.random.seed(SEED)
     torch.manual_seed(SEED)
     t0 = time.time()
     cache = args.runs / "features"
-    rav = handcrafted("ravdess", args.data_dir / "ravdess", cache)
-    emo = handcrafted("emodb", args.data_dir / "emodb", cache)
+    corpora = {n: speech.per_speaker(load_corpus(args.data_dir / n, format=n), args.limit)
+               for n in ("ravdess", "emodb")}
+    hc_cache = REPO / "runs" / "voice" / "features"  # shared with recipes/voice (same features, same key)
+    rav, emo = (speech.handcrafted_table(n, c, hc_cache, progress=lambda xs, n=n: tqdm(xs, desc=f"features {n}"))
+                for n, c in corpora.items())
     frames, timing = {}, {}
-    for c in (rav, emo):
-        frames[c["name"]], timing[c["name"]] = whisper_frames(c["name"], args.data_dir / c["name"], cache,
-                                                              args.threads, args.batch_size)
+    for name, corpus in corpora.items():
+        frames[name], timing[name] = whisper_frames(name, corpus, cache, args.threads, args.batch_size)
     timing["handcrafted_s_per_utterance"] = handcrafted_timing(args.data_dir / "emodb")
     print(f"[{time.time() - t0:6.0f}s] features ready; timing {timing}", flush=True)
 
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
     sets = [k.strip() for k in args.features.split(",") if k.strip()]
-    base = json.loads((REPO / "recipes" / "voice" / "results.json").read_text())
+    base = json.loads((HERE.parent / "voice" / "results.json").read_text())
     results: dict = {"seed": SEED, "n": {"ravdess": len(rav["ids"]), "emodb": len(emo["ids"])}, "timing": timing,
                      "baseline": "recipes/voice/results.json (voice-ekman, 279 hand-crafted statistics)",
                      "feature_sets": {}}
+    folds = speech.speaker_folds([rav, emo])
     for fs in sets:
-        r2, e2 = dict(rav), dict(emo)
-        r2["x"] = feature_matrix(fs, frames["ravdess"], rav["x"])
-        e2["x"] = feature_matrix(fs, frames["emodb"], emo["x"])
-        res = protocol(r2, e2, kinds, fs, t0)
-        res["paired_vs_baseline"] = {k: paired(base["joint"][k], res["joint"][k]) for k in kinds if k in base["joint"]}
+        r2 = dict(rav, x=feature_matrix(fs, frames["ravdess"], rav["x"]))
+        e2 = dict(emo, x=feature_matrix(fs, frames["emodb"], emo["x"]))
+        res, _ = speech.run_protocol([r2, e2], folds, kinds, SHARED, seed=SEED, label=f"{fs} ",
+                                     log=lambda m: print(f"[{time.time() - t0:6.0f}s] {m}", flush=True))
+        res["paired_vs_baseline"] = {k: paired(base["joint"][k], res["joint"][k]) for k in kinds
+                                     if k in base["joint"] and not smoke}
         results["feature_sets"][fs] = res
         args.runs.mkdir(parents=True, exist_ok=True)
         (args.runs / "results.partial.json").write_text(json.dumps(results, indent=1, default=float))
 
     # decision: best exportable (logreg/mlp) head over all feature sets, on the joint protocol
-    base_best = max(("logreg", "mlp"), key=lambda k: base["joint"][k]["all"]["uar_mean"])
-    cands = [(fs, k) for fs in sets for k in kinds if k in ("logreg", "mlp")]
+    base_best = max(speech.EXPORTABLE, key=lambda k: base["joint"][k]["all"]["uar_mean"])
+    cands = [(fs, k) for fs in sets for k in kinds if k in speech.EXPORTABLE]
+    if not cands:
+        ap.error(f"--models must include one of {speech.EXPORTABLE}")
     fs_best, k_best = max(cands, key=lambda c: results["feature_sets"][c[0]]["joint"][c[1]]["all"]["uar_mean"])
     new = results["feature_sets"][fs_best]["joint"][k_best]
-    cmp = paired(base["joint"][base_best], new)
     gain = new["all"]["uar_mean"] - base["joint"][base_best]["all"]["uar_mean"]
-    ship = gain >= MIN_GAIN and cmp["folds_better"] >= MIN_FOLDS_BETTER and not args.no_ship
+    cmp = {"folds_better": 0, "diffs": []} if smoke else paired(base["joint"][base_best], new)
+    ship = gain >= MIN_GAIN and cmp["folds_better"] >= MIN_FOLDS_BETTER and not args.no_ship and not smoke
     results["decision"] = {"baseline_shipped": base_best, "best": {"features": fs_best, "model": k_best},
                            "joint_uar_gain": gain, "paired_vs_shipped_baseline": cmp,
                            "rule": f"ship if gain >= {MIN_GAIN} and >= {MIN_FOLDS_BETTER}/6 folds better",
@@ -282,36 +230,27 @@ def main(argv: list[str] | None = None) -> None:
           f"{base['joint'][base_best]['all']['uar_mean']:.3f} (gain {gain:+.3f}, {cmp['folds_better']}/6 folds "
           f"better) -> {'SHIP' if ship else 'do not ship'}", flush=True)
 
-    from _card import build_card, render_readme  # noqa: PLC0415
-
     card = None
     if ship:
-        x = np.concatenate([feature_matrix(fs_best, frames["ravdess"], rav["x"]),
-                            feature_matrix(fs_best, frames["emodb"], emo["x"])])
-        r2 = dict(rav, x=x[:len(rav["ids"])])
-        e2 = dict(emo, x=x[len(rav["ids"]):])
-        x, y, groups, _, _ = joint_arrays(r2, e2)
-        model = vt.fit_model(k_best, x, y, groups, inner_folds=6)
-        head, head_cfg = vt.to_head(model, x.shape[1])
-        with torch.no_grad():
-            ref = model.best_estimator_.predict_proba(x[:20])
-            got = torch.softmax(head(torch.as_tensor(x[:20])), 1).numpy()
-        if not np.allclose(ref, got, atol=1e-4):
-            raise RuntimeError(f"exported head disagrees with sklearn (max diff {np.abs(ref - got).max():.2g})")
+        tables = [dict(t, x=feature_matrix(fs_best, frames[t["name"]], t["x"])) for t in (rav, emo)]
+        x, y, groups, _, _ = speech.joint_table(tables, folds)
+        model = speech.fit_search(k_best, x, y, groups, inner_folds=6, seed=SEED)
+        head = speech.to_voice_head(model, x.shape[1])
+        speech.check_export(model, head, x[:20])
         results["shipped"] = {"features": fs_best, "model": k_best, "chosen": dict(model.best_params_),
                               "calibration": new["calibration"]}
-        card = build_card(results, head_cfg, fs_best, k_best, emofuse.__version__, feature_names(fs_best), base,
-                          vcard)
+        card = build_card(results, head.config.to_dict(), fs_best, k_best, feature_names(fs_best), base, SHARED)
         write_weights(args.out, head, card)
     args.runs.mkdir(parents=True, exist_ok=True)
     (args.runs / "results.json").write_text(json.dumps(results, indent=1, default=float))
-    (HERE / "results.json").write_text(json.dumps(results, indent=1, default=float))
-    render_readme(results, base, card, HERE / "README.md")
+    if not smoke:
+        (HERE / "results.json").write_text(json.dumps(results, indent=1, default=float))
+        render_readme(results, base, card, HERE / "README.md")
     if ship:
         from emofuse.experts.voice_whisper import VoiceWhisperExpert  # noqa: PLC0415
 
         expert = VoiceWhisperExpert.from_dir(args.out, threads=args.threads)
-        srcs = load_corpus(args.data_dir / "emodb", format="emodb").sources()[:3]
+        srcs = corpora["emodb"].sources()[:3]
         out = expert.predict(srcs)
         # the shipped expert reproduces the cached-feature probabilities (float16 frame cache aside)
         with torch.no_grad():
@@ -323,5 +262,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HERE))
     main()

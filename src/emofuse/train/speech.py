@@ -12,6 +12,7 @@ A *table* is one corpus as a dict: ``name``, ``x`` ``(N, D)`` features, ``ids``,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,9 +32,9 @@ from sklearn.svm import SVC
 from emofuse.errors import CheckpointError, ConfigError, UnknownNameError
 from emofuse.evaluate.metrics import classification_metrics
 from emofuse.experts.calibration import calibration_report
-from emofuse.experts.voice import VoiceHead, VoiceHeadConfig
+from emofuse.experts.voice import N_FEATURES, SAMPLE_RATE, VoiceHead, VoiceHeadConfig, utterance_features
 from emofuse.labels import get_label_space, get_mapping
-from emofuse.train.folds import cross_validate, inner_group_kfold, interleave_folds, prefix_groups
+from emofuse.train.folds import chunk_groups, cross_validate, inner_group_kfold, interleave_folds, prefix_groups
 
 __all__ = [
     "CANDIDATES",
@@ -43,6 +44,9 @@ __all__ = [
     "cross_corpus",
     "feature_table",
     "fit_search",
+    "handcrafted_table",
+    "per_speaker",
+    "speaker_folds",
     "joint_table",
     "run_protocol",
     "to_voice_head",
@@ -60,6 +64,14 @@ CANDIDATES: dict[str, tuple[Callable[[int], Any], dict[str, list[float]]]] = {
 }
 #: Candidates that :func:`to_voice_head` can copy into a shipped head.
 EXPORTABLE = ("logreg", "mlp")
+#: Native label space of each speech corpus the voice experts train on.
+NATIVE_SPACES = {"ravdess": "ravdess8", "emodb": "emodb7"}
+#: Speakers per outer fold: RAVDESS 6 folds of 3 consecutive actors, EmoDB leave-one-speaker-out.
+FOLD_SPEAKERS = {"ravdess": 3, "emodb": 1}
+#: Ekman classes present in both RAVDESS and EmoDB (EmoDB has no surprise): the cross-corpus label set.
+SHARED_EKMAN = ("anger", "disgust", "fear", "happiness", "sadness", "neutral")
+#: Bump when :func:`~emofuse.experts.voice.utterance_features` changes (part of the cache key).
+HANDCRAFTED_VERSION = 1
 
 
 def feature_table(name: str, items: Sequence[Any], featurize: Callable[[Any], np.ndarray], native: str,
@@ -92,6 +104,32 @@ def feature_table(name: str, items: Sequence[Any], featurize: Callable[[Any], np
     table = get_mapping(space.name, "ekman7")
     return {"name": name, "x": x, "ids": ids, "speaker": np.array([str(it.speaker) for it in items]),
             "y_native": space.encode(labels), "native": space, "y_ekman": EKMAN.encode([table[lab] for lab in labels])}
+
+
+def per_speaker(corpus: Any, limit: int | None) -> Any:
+    """``corpus`` with at most ``limit`` evenly spaced items per speaker (smoke runs); all when ``None``."""
+    if not limit:
+        return corpus
+    keep: list[int] = []
+    for spk in corpus.speakers():
+        idx = [i for i, it in enumerate(corpus) if it.speaker == spk]
+        keep += sorted({idx[round(j)] for j in np.linspace(0, len(idx) - 1, min(limit, len(idx)))})
+    return corpus.subset(sorted(keep))
+
+
+def handcrafted_table(name: str, corpus: Any, cache_dir: Path,
+                      progress: Callable[[Iterable[Any]], Iterable[Any]] = iter) -> dict[str, Any]:
+    """The table of ``voice-ekman``'s hand-crafted utterance statistics, cached under ``cache_dir``."""
+    from emofuse.media.audio import load_audio  # noqa: PLC0415  (optional audio backend)
+
+    key = hashlib.sha1(f"{HANDCRAFTED_VERSION}-{N_FEATURES}-{SAMPLE_RATE}".encode()).hexdigest()[:10]
+    return feature_table(name, list(corpus), lambda it: utterance_features(load_audio(it.source, SAMPLE_RATE)[0]),
+                         NATIVE_SPACES[name], cache_dir / f"{name}-{key}-n{len(corpus)}.npy", progress)
+
+
+def speaker_folds(tables: Sequence[dict[str, Any]]) -> dict[str, list[list[str]]]:
+    """Outer folds of each corpus table, :data:`FOLD_SPEAKERS` speakers each (sorted speaker order)."""
+    return {t["name"]: chunk_groups(t["speaker"], FOLD_SPEAKERS.get(t["name"], 1)) for t in tables}
 
 
 def fit_search(kind: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray, inner_folds: int = 4,
