@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from emofuse.analysis.faces import FacePath, aggregate_frames, face_reliability, iou
-from emofuse.analysis.fusion import PRIOR_WEIGHTS, TrainedFusion, fuse, fusion_weights
+from emofuse.analysis.fusion import TrainedFusion, fuse, fusion_weights
 from emofuse.analysis.result import EKMAN, FaceFrame, ModalityResult
 from emofuse.errors import CheckpointError, ConfigError, DataError
 from emofuse.media.vad import FRAME_S, SpeechSegmenter, VadConfig
@@ -94,18 +94,21 @@ def test_fusion_weights_follow_prior_and_reliability() -> None:
     mods = {"text": ModalityResult.from_probs(onehot(3), reliability=1.0),
             "audio": ModalityResult.from_probs(onehot(0), reliability=1.0),
             "face": ModalityResult.missing("no face")}
-    w = fusion_weights(mods)
+    priors = {"text": 0.48, "audio": 0.35, "face": 0.46}
+    w = fusion_weights(mods, priors)
     assert set(w) == {"text", "audio"} and sum(w.values()) == pytest.approx(1, abs=1e-3)
-    assert w["text"] / w["audio"] == pytest.approx(PRIOR_WEIGHTS["text"] / PRIOR_WEIGHTS["audio"], rel=1e-3)
+    assert w["text"] / w["audio"] == pytest.approx(priors["text"] / priors["audio"], rel=1e-3)
+    assert fusion_weights(mods) == {"text": 0.5, "audio": 0.5}  # no priors: reliability alone
     mods["text"] = ModalityResult.from_probs(onehot(3), reliability=0.1)
-    assert fusion_weights(mods)["text"] < w["text"]
+    assert fusion_weights(mods, priors)["text"] < w["text"]
 
 
 def test_linear_and_log_pools() -> None:
     mods = {"text": ModalityResult.from_probs(onehot(3, 0.7), reliability=1.0),
             "face": ModalityResult.from_probs(onehot(3, 0.6), reliability=1.0)}
-    lin, _ = fuse(mods, method="linear")
-    log, _ = fuse(mods, method="log")
+    priors = {"text": 0.49, "face": 0.46}
+    lin, _ = fuse(mods, priors, method="linear")
+    log, _ = fuse(mods, priors, method="log")
     assert int(np.argmax(lin)) == 3 and int(np.argmax(log)) == 3
     assert sum(lin) == pytest.approx(1) and sum(log) == pytest.approx(1)
     assert lin[3] == pytest.approx((0.49 * 0.7 + 0.46 * 0.6) / 0.95, abs=1e-3)

@@ -306,6 +306,8 @@ class Segmenter:
 
     def _trim(self) -> None:
         keep = min([s.start for s in self._pending], default=self.buffer.end)
+        if self.mode == "window":  # the next window is not pending yet but its audio is coming in
+            keep = min(keep, self._next_window)
         if self._utterances is not None:
             keep = min(keep, self.buffer.end - self.vad_config.max_segment_s - 1.0)
         self.buffer.trim(keep)
