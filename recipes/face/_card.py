@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import emofuse
+from emofuse._version import __version__
+from emofuse.cards import CITATIONS, LICENSES, replace_block
 from emofuse.experts.face import FaceNetConfig
 from emofuse.labels import get_label_space
 from emofuse.media.face import FER_MARGIN, FER_SHIFT_UP
@@ -53,16 +54,11 @@ LIMITATIONS = [
 LICENSES = {
     "model": "Apache-2.0 (as emofuse); trained on FER2013, whose terms apply to derived use",
     "training_data": {
-        "FER2013": "distributed for research through the ICML 2013 Challenges in Representation Learning "
-                   "(Kaggle); images scraped from the web, no licence from the people shown",
+        "FER2013": LICENSES["FER2013"],
     },
     "note": "Treat these weights as for research use unless you retrain on data you may use for your purpose "
             "(recipes/face/train.py).",
 }
-CITATIONS = [
-    "Goodfellow, I. J. et al. (2013). Challenges in Representation Learning: A report on three machine learning "
-    "contests. ICONIP 2013 (FER2013).",
-]
 
 
 def _r(v: float) -> float:
@@ -133,8 +129,8 @@ def build_card(cfg: FaceNetConfig, results: dict[str, Any], calib: dict[str, Any
         "out_of_scope": OUT_OF_SCOPE,
         "limitations": LIMITATIONS,
         "licenses": LICENSES,
-        "citation": CITATIONS,
-        "emofuse_version": emofuse.__version__,
+        "citation": [CITATIONS["FER2013"]],
+        "emofuse_version": __version__,
     }
 
 
@@ -170,9 +166,4 @@ def write_readme(path: Path, results: dict[str, Any]) -> None:
     """Replace the results block of the README (between the markers) with the current table."""
     bfile = path.parent / "fer_baseline.json"
     baseline = json.loads(bfile.read_text()) if bfile.is_file() else None
-    text = path.read_text(encoding="utf-8") if path.is_file() else f"# Face expert\n\n{START}\n{END}\n"
-    if START not in text or END not in text:
-        text += f"\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    path.write_text(f"{head}{START}\n{_table(results, baseline)}\n{END}{tail}", encoding="utf-8")
+    replace_block(path, _table(results, baseline), START, END, title="Face expert")

@@ -31,7 +31,6 @@ import argparse
 import json
 import math
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -40,27 +39,28 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from safetensors.torch import load_file, save_file  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path.insert(0, str(HERE))
 
-from emofuse.corpora import load_corpus  # noqa: E402
+from emofuse.cards import load_weights_strict  # noqa: E402
+from emofuse.data.corpora import DATA_DIR_ENV, load_corpus  # noqa: E402
 from emofuse.evaluate.metrics import classification_metrics  # noqa: E402
 from emofuse.experts.base import weights_dir, write_weights  # noqa: E402
-from emofuse.experts.calibration import expected_calibration_error, fit_temperature, nll  # noqa: E402
+from emofuse.experts.calibration import calibration_report  # noqa: E402
 from emofuse.experts.face import FaceExpert, FaceNet, FaceNetConfig  # noqa: E402
 from emofuse.labels import get_label_space  # noqa: E402
 from emofuse.media.face import preprocess_batch  # noqa: E402
+from emofuse.train.expert_head import HeadTrainConfig, fit_head  # noqa: E402
 
 CLASSES = get_label_space("fer2013").classes
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-dir", default=os.environ.get("EMOFUSE_DATA"), help="folder holding fer2013/")
+    p.add_argument("--data-dir", default=os.environ.get(DATA_DIR_ENV),
+                   help=f"folder holding fer2013/ (default ${DATA_DIR_ENV})")
+    p.add_argument("--limit", type=int, default=None, help="rows per split (smoke runs; needs --out elsewhere)")
     p.add_argument("--run-dir", default=str(ROOT / "runs" / "face"))
     p.add_argument("--out", default=str(weights_dir("face-fer2013")))
     p.add_argument("--epochs", type=int, default=18)
@@ -80,13 +80,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def load_split(data_dir: Path, usage: str, cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def load_split(data_dir: Path, usage: str, cache: Path,
+               limit: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(raw uint8 crops, preprocessed float32 crops, labels) of one FER2013 usage (cached as .npz)."""
-    f = cache / f"fer2013_{usage}.npz"
+    f = cache / (f"fer2013_{usage}.npz" if not limit else f"fer2013_{usage}_limit{limit}.npz")
     if f.is_file():
         z = np.load(f, allow_pickle=False)
         return z["raw"], z["x"], z["y"]
     corpus = load_corpus(data_dir / "fer2013", format="fer2013", usage=usage)
+    if limit:
+        corpus = corpus.subset(range(min(limit, len(corpus))))
     raw = corpus.pixel_array()
     y = corpus.labels_as_indices().astype(np.int64)
     x = preprocess_batch(raw)
@@ -124,56 +127,26 @@ def predict_logits(net: FaceNet, x: np.ndarray, flip: bool, bs: int = 512) -> np
 
 def train(args: argparse.Namespace, xtr: np.ndarray, ytr: np.ndarray, xva: np.ndarray, yva: np.ndarray,
           cfg: FaceNetConfig, run: Path) -> None:
+    """Augmented cross-entropy training through the library's head loop (best PublicTest accuracy kept)."""
     torch.manual_seed(args.seed)
     net = FaceNet(cfg).to(memory_format=torch.channels_last)
     steps = math.ceil(len(xtr) / args.batch_size)
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps,
-                                                pct_start=0.2)
-    gen = torch.Generator().manual_seed(args.seed)
-    start, history, best = 0, [], -1.0
-    last = run / "last.pt"
-    if args.resume and last.is_file():
-        ck = torch.load(last, weights_only=True)  # tensors, numbers and lists only: no unpickling
-        net.load_state_dict(ck["net"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        gen.set_state(ck["gen"])
-        start, history, best = ck["epoch"] + 1, ck["history"], ck["best"]
-        print(f"resumed after epoch {start}", flush=True)
     xt, yt = torch.from_numpy(xtr)[:, None], torch.from_numpy(ytr)
-    for epoch in range(start, args.epochs):
-        net.train()
-        t0 = time.time()
-        perm = torch.randperm(len(xt), generator=gen)
-        tot, correct, seen = 0.0, 0, 0
-        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{args.epochs}", mininterval=10, file=sys.stdout)
-        for s in bar:
-            idx = perm[s * args.batch_size:(s + 1) * args.batch_size]
-            xb = augment(xt[idx], gen).contiguous(memory_format=torch.channels_last)
-            yb = yt[idx]
-            logits = net(xb)
-            loss = F.cross_entropy(logits, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            tot += float(loss.detach()) * len(idx)
-            correct += int((logits.argmax(1) == yb).sum())
-            seen += len(idx)
-            bar.set_postfix(loss=f"{tot / seen:.3f}", acc=f"{correct / seen:.3f}")
-        z = predict_logits(net, xva, flip=False)
-        acc = float((z.argmax(1) == yva).mean())
-        rec = {"epoch": epoch + 1, "train_loss": tot / seen, "train_acc": correct / seen, "val_acc": acc,
-               "val_nll": nll(z, yva), "seconds": round(time.time() - t0, 1)}
-        history.append(rec)
-        print(json.dumps(rec), flush=True)
-        if acc > best:
-            best = acc
-            save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(run / "best.safetensors"))
-        torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "gen": gen.get_state(), "epoch": epoch, "history": history, "best": best}, last)
-        (run / "history.json").write_text(json.dumps(history, indent=1))
+
+    def batches(epoch: int, gen: torch.Generator) -> list[torch.Tensor]:
+        return list(torch.randperm(len(xt), generator=gen).split(args.batch_size))
+
+    def forward(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return m(augment(xt[idx], gen).contiguous(memory_format=torch.channels_last))
+
+    def score(m: torch.nn.Module) -> dict[str, float]:
+        z = predict_logits(m, xva, flip=False)
+        return {"val_acc": float((z.argmax(1) == yva).mean()), "val_nll": calibration_report(z, yva)["nll_before"]}
+
+    hcfg = HeadTrainConfig(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, pct_start=0.2,
+                           seed=args.seed, monitor="val_acc")
+    fit_head(net, batches, forward, lambda z, idx: F.cross_entropy(z, yt[idx]), score, hcfg, steps_per_epoch=steps,
+             run_dir=run, resume=args.resume, log=lambda m: print(m, flush=True))
 
 
 def latency_ms(expert: FaceExpert, raw: np.ndarray, n: int = 200) -> dict[str, float]:
@@ -198,25 +171,16 @@ def finalize(args: argparse.Namespace, cfg: FaceNetConfig, run: Path, rawva: np.
              yva: np.ndarray, n_train: int, test: tuple[np.ndarray, np.ndarray] | None) -> None:
     from _card import build_card, write_readme  # imported late: the card code may change while training runs
 
-    net = FaceNet(cfg)
-    net.load_state_dict(load_file(str(run / "best.safetensors")), strict=True)
-    net.eval()
+    net = load_weights_strict(FaceNet(cfg), run / "best.safetensors")
     history = json.loads((run / "history.json").read_text())
     best_epoch = max(history, key=lambda r: r["val_acc"])["epoch"]
     z0 = predict_logits(net, xva, flip=False)
     z = predict_logits(net, xva, flip=True)
     m_noflip = classification_metrics(yva, z0, classes=CLASSES)
     m = classification_metrics(yva, z, classes=CLASSES)
-    t = fit_temperature(z, yva)
-    p_before = np.exp(z - z.max(1, keepdims=True))
-    p_before /= p_before.sum(1, keepdims=True)
-    zt = z / t
-    p_after = np.exp(zt - zt.max(1, keepdims=True))
-    p_after /= p_after.sum(1, keepdims=True)
-    calib = {"method": "temperature", "temperature": round(float(t), 4), "fitted_on": "FER2013 PublicTest",
-             "ece_before": round(expected_calibration_error(p_before, yva), 4),
-             "ece_after": round(expected_calibration_error(p_after, yva), 4),
-             "nll_before": round(nll(z, yva), 4), "nll_after": round(nll(z, yva, t), 4)}
+    rep = calibration_report(z, yva)
+    calib = {"method": "temperature", "fitted_on": "FER2013 PublicTest",
+             **{k: round(float(v), 4) for k, v in rep.items()}}
     results = {"publictest": m, "publictest_no_tta": m_noflip, "calibration": calib, "best_epoch": best_epoch,
                "epochs_run": len(history), "epochs_planned": args.epochs, "history": history,
                "n_params": int(sum(p.numel() for p in net.parameters())), "seed": args.seed,
@@ -233,8 +197,11 @@ def finalize(args: argparse.Namespace, cfg: FaceNetConfig, run: Path, rawva: np.
     card["metrics"]["latency_ms_per_face_1thread"] = results["latency_ms_1thread"]
     card["metrics"]["weights_bytes"] = results["weights_bytes"]
     write_weights(out, net, card)
-    (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    write_readme(HERE / "README.md", results)
+    (run / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    if not args.limit:
+        (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    if not args.limit:
+        write_readme(HERE / "README.md", results)
     print(json.dumps({k: results[k] for k in ("best_epoch", "calibration", "latency_ms_1thread",
                                               "weights_bytes")}, indent=1))
     print(f"PublicTest accuracy {m['accuracy']:.4f} (flip TTA), {m_noflip['accuracy']:.4f} (no TTA)")
@@ -243,14 +210,16 @@ def finalize(args: argparse.Namespace, cfg: FaceNetConfig, run: Path, rawva: np.
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if not args.data_dir:
-        raise SystemExit("--data-dir (or EMOFUSE_DATA) must name the folder holding fer2013/")
+        raise SystemExit(f"--data-dir (or ${DATA_DIR_ENV}) must name the folder holding fer2013/")
     torch.set_num_threads(args.threads)
     run = Path(args.run_dir)
     run.mkdir(parents=True, exist_ok=True)
     data = Path(args.data_dir)
     t = time.time()
-    _, xtr, ytr = load_split(data, "Training", run / "cache")
-    rawva, xva, yva = load_split(data, "PublicTest", run / "cache")
+    if args.limit and Path(args.out).resolve() == weights_dir("face-fer2013").resolve():
+        raise SystemExit("--limit runs must not overwrite the shipped weights: pass --out")
+    _, xtr, ytr = load_split(data, "Training", run / "cache", args.limit)
+    rawva, xva, yva = load_split(data, "PublicTest", run / "cache", args.limit)
     print(f"data: {len(ytr)} training, {len(yva)} PublicTest rows ({time.time() - t:.0f}s)", flush=True)
     cfg = FaceNetConfig(widths=tuple(args.widths), depths=tuple(args.depths))
     (run / "config.json").write_text(json.dumps({**vars(args), "net": cfg.to_dict()}, indent=1))
