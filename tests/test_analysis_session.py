@@ -205,3 +205,40 @@ def test_demo_fed_chunk_by_chunk_equals_batch_analysis() -> None:
         if a.probs is not None:
             assert a.probs == pytest.approx(b.probs, abs=1e-3)
     assert len(res.frames) == len(batch.frames)
+
+
+@pytest.mark.slow
+def test_one_whisper_encoder_pass_per_segment_is_shared_by_asr_and_voice(tmp_path, monkeypatch) -> None:
+    pytest.importorskip("faster_whisper")
+    sf = pytest.importorskip("soundfile")
+    import faster_whisper
+
+    import emofuse
+    from emofuse.data.synth_media import demo_speech
+    from emofuse.experts.whisper_features import WhisperEncoder
+
+    x, _ = demo_speech()
+    wav = tmp_path / "speech.wav"
+    sf.write(wav, x[: SR * 9], SR)
+    calls = {"shared": 0, "asr_own": 0}
+    encode, asr_encode = WhisperEncoder.encode, faster_whisper.WhisperModel.encode
+
+    def counting(self, waves):
+        calls["shared"] += len(waves)
+        return encode(self, waves)
+
+    def counting_asr(self, features):
+        calls["asr_own"] += 1
+        return asr_encode(self, features)
+
+    monkeypatch.setattr(WhisperEncoder, "encode", counting)
+    monkeypatch.setattr(faster_whisper.WhisperModel, "encode", counting_asr)
+    res = emofuse.analyze(wav)
+    speech = [s for s in res.segments if s.modalities["audio"].ok]
+    assert len(speech) >= 2 and all(s.text_source == "asr" and s.text for s in speech)
+    assert calls["shared"] == len(speech)  # one pass per segment, read by both voice and ASR
+    assert calls["asr_own"] == 0
+    assert res.timings["whisper_encoder"] > 0 and res.media["asr"].startswith("Whisper")
+    # words stay inside the utterance they were heard in
+    for s in speech:
+        assert all(s.start - 1e-3 <= w["start"] <= w["end"] <= s.end + 1e-3 for w in s.words)
