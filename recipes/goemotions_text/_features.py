@@ -19,14 +19,11 @@ import argparse
 import hashlib
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import GoSplit, read_split  # noqa: E402
 
 from emofuse.experts._minilm import HIDDEN_SIZE, MAX_TOKENS, MiniLMEncoder, minilm_version  # noqa: E402

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import copy
 import math
-import random
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,14 +15,11 @@ from torch import Tensor, nn
 
 from emofuse.evaluate.metrics import classification_metrics, multilabel_metrics, tune_thresholds
 from emofuse.experts.base import map_to_ekman
-from emofuse.experts.calibration import apply_temperature, expected_calibration_error, fit_temperature, nll
+from emofuse.experts.calibration import calibration_report
 from emofuse.experts.text import TextHead, TextHeadConfig
-
-
-def seed_all(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+from emofuse.train import seed_everything
+from emofuse.train.expert_head import HeadTrainConfig, fit_head
+from emofuse.train.folds import random_folds
 
 
 class Feats:
@@ -99,10 +93,10 @@ def macro_f1_tuned(y: np.ndarray, p: np.ndarray) -> float:
 
 def crossfit(y: np.ndarray, p: np.ndarray, seed: int = 0) -> float:
     """Macro-F1 with thresholds tuned on one half of dev and applied to the other (2-fold mean)."""
-    r = np.random.default_rng(seed).permutation(len(y))
-    a, b = r[: len(y) // 2], r[len(y) // 2:]
+    half = random_folds(len(y), 2, seed)
     out = []
-    for tr, te in ((a, b), (b, a)):
+    for k in (0, 1):
+        tr, te = half != k, half == k
         th = tune_thresholds(y[tr], p[tr])
         out.append(multilabel_metrics(y[te], p[te], thresholds=th)["f1_macro"])
     return float(np.mean(out))
@@ -118,26 +112,12 @@ def ekman_view(y_single: np.ndarray, ek_logits: np.ndarray, seed: int = 0) -> di
     sel = y_single >= 0
     z, y = ek_logits[sel], y_single[sel]
     m = classification_metrics(y, z, classes=EKMAN.classes)
-    t = fit_temperature(z, y)
-    # cross-fitted temperature: fit on one half, measure ECE on the other
-    r = np.random.default_rng(seed).permutation(len(y))
-    a, b = r[: len(y) // 2], r[len(y) // 2:]
-    ece_cf = []
-    for tr, te in ((a, b), (b, a)):
-        tt = fit_temperature(z[tr], y[tr])
-        ece_cf.append(expected_calibration_error(apply_temperature(z[te], tt), y[te]))
-    return {
-        "n_single": int(sel.sum()),
-        "accuracy": m["accuracy"],
-        "f1_macro": m["f1_macro"],
-        "temperature": t,
-        "nll_before": nll(z, y, 1.0),
-        "nll_after": nll(z, y, t),
-        "ece_before": expected_calibration_error(apply_temperature(z, 1.0), y),
-        "ece_after": expected_calibration_error(apply_temperature(z, t), y),
-        "ece_after_crossfit": float(np.mean(ece_cf)),
-        "per_class_recall": m["per_class_recall"],
-    }
+    # cross-fitted temperature: fitted on one half of dev, applied to the other
+    cal = calibration_report(z, y, folds=random_folds(len(y), 2, seed))
+    return {"n_single": int(sel.sum()), "accuracy": m["accuracy"], "f1_macro": m["f1_macro"],
+            **{k: cal[k] for k in ("temperature", "nll_before", "nll_after", "ece_before", "ece_after",
+                                   "ece_after_crossfit")},
+            "per_class_recall": m["per_class_recall"]}
 
 
 def evaluate(y: np.ndarray, z28: np.ndarray, zek: np.ndarray | None, y_single: np.ndarray,
@@ -182,50 +162,32 @@ class TrainSettings:
 
 def train_head(cfg: TextHeadConfig, train: Feats, dev: Feats, seed: int, s: TrainSettings,
                log: Any = print) -> tuple[TextHead, dict[str, Any]]:
-    """Train one head; keep the epoch with the best dev macro-F1 (tuned thresholds)."""
-    seed_all(seed)
+    """Train one head through the library's head loop; keep the epoch with the best dev macro-F1 (tuned)."""
+    seed_everything(seed, deterministic=False)
     head = TextHead(cfg)
-    opt = torch.optim.AdamW(head.parameters(), lr=s.lr, weight_decay=s.weight_decay)
-    steps = s.epochs * math.ceil(train.n / s.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=s.lr, total_steps=steps, pct_start=0.1)
     bce = nn.BCEWithLogitsLoss()
-    gen = torch.Generator().manual_seed(seed)
     y_dev = dev.y.numpy().astype(np.int64)
-    best, best_state, bad, hist = -1.0, None, 0, []
-    t0 = time.perf_counter()
-    for ep in range(s.epochs):
-        head.train()
-        te = time.perf_counter()
-        tot = 0.0
-        for idx in bucket_batches(train.lengths, s.batch_size, gen):
-            x, mask, sent = train.batch(idx)
-            if s.token_dropout > 0 and cfg.pooling == "attention":
-                keep = torch.rand(mask.shape, generator=gen) > s.token_dropout
-                keep[:, 0] = True  # never drop every token
-                mask = mask & keep
-            z, zek = head(x, mask, sent)
-            loss = bce(z, train.y[idx])
-            if zek is not None:
-                loss = loss + s.ekman_weight * -(train.y_ek_soft[idx] * torch.log_softmax(zek, 1)).sum(1).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            tot += loss.item() * len(idx)
-        z_dev, _ = predict(head, dev)
-        f1 = macro_f1_tuned(y_dev, expit(z_dev))
-        hist.append({"epoch": ep + 1, "train_loss": tot / train.n, "dev_f1_macro_tuned": f1,
-                     "seconds": round(time.perf_counter() - te, 1)})
-        log(f"  epoch {ep + 1:2d} loss {tot / train.n:.4f} dev macro-F1(tuned) {f1:.4f} "
-            f"({time.perf_counter() - te:.1f}s)")
-        if f1 > best:
-            best, best_state, bad = f1, copy.deepcopy(head.state_dict()), 0
-        else:
-            bad += 1
-            if bad >= s.patience:
-                break
-    head.load_state_dict(best_state)
-    head.eval()
-    info = {"history": hist, "best_epoch": int(np.argmax([h["dev_f1_macro_tuned"] for h in hist])) + 1,
-            "train_seconds": round(time.perf_counter() - t0, 1)}
-    return head, info
+
+    def forward(m: TextHead, idx: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor | None]:
+        x, mask, sent = train.batch(idx)
+        if s.token_dropout > 0 and cfg.pooling == "attention":
+            keep = torch.rand(mask.shape, generator=gen) > s.token_dropout
+            keep[:, 0] = True  # never drop every token
+            mask = mask & keep
+        return m(x, mask, sent)
+
+    def loss(out: tuple[Tensor, Tensor | None], idx: Tensor) -> Tensor:
+        z, zek = out
+        value = bce(z, train.y[idx])
+        if zek is not None:
+            value = value + s.ekman_weight * -(train.y_ek_soft[idx] * torch.log_softmax(zek, 1)).sum(1).mean()
+        return value
+
+    def score(m: TextHead) -> float:
+        return macro_f1_tuned(y_dev, expit(predict(m, dev)[0]))
+
+    hcfg = HeadTrainConfig(epochs=s.epochs, lr=s.lr, weight_decay=s.weight_decay, pct_start=0.1, patience=s.patience,
+                           seed=seed, monitor="dev_f1_macro_tuned")
+    res = fit_head(head, lambda epoch, gen: bucket_batches(train.lengths, s.batch_size, gen), forward, loss, score,
+                   hcfg, steps_per_epoch=math.ceil(train.n / s.batch_size), log=log)
+    return head, {"history": res.history, "best_epoch": res.best_epoch, "train_seconds": round(res.seconds, 1)}

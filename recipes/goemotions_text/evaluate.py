@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import EKMAN, GO2EK, SPACE, read_split  # noqa: E402
 from _train import noisy_or_groups  # noqa: E402
 

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import read_split  # noqa: E402
 
 from emofuse.experts._minilm import MAX_TOKENS, MiniLMEncoder  # noqa: E402

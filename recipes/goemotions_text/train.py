@@ -2,7 +2,7 @@
 
 One command, fixed seeds, CPU only:
 
-    python recipes/goemotions_text/train.py --data-dir ../shared/data/goemotions
+    python recipes/goemotions_text/train.py --data-dir <data-dir>/goemotions
 
 Steps: (1) encode train/dev with the frozen all-MiniLM-L6-v2 once and cache the features as
 .npy under ``runs/goemotions_text/features`` (reused by later runs); (2) train every candidate
@@ -18,9 +18,9 @@ README. Every figure is a dev (validation) figure; the official test split is no
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -28,13 +28,13 @@ import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
 
 from _card import build_card, render_card, update_readme  # noqa: E402
 from _data import read_split  # noqa: E402
 from _features import build_cache  # noqa: E402
 from _train import Feats, TrainSettings, evaluate, predict, train_head  # noqa: E402
 
+from emofuse.data.corpora import DATA_DIR_ENV  # noqa: E402
 from emofuse.experts.base import write_weights  # noqa: E402
 from emofuse.experts.text import TextHead, TextHeadConfig  # noqa: E402
 
@@ -109,8 +109,8 @@ def rebuild_card(args: argparse.Namespace, train_split: object, dev_split: objec
 
 def main() -> None:
     ap = argparse.ArgumentParser(description="Train and ship the GoEmotions text expert.")
-    ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get("EMOFUSE_DATA", "../shared/data"))
-                    / "goemotions", help="folder with train.tsv and dev.tsv (official layout)")
+    ap.add_argument("--data-dir", type=Path, default=Path(os.environ.get(DATA_DIR_ENV, ".")) / "goemotions",
+                    help=f"folder with train.tsv and dev.tsv (official layout; default ${DATA_DIR_ENV}/goemotions)")
     ap.add_argument("--out", type=Path, default=Path("runs/goemotions_text"), help="feature cache and run logs")
     ap.add_argument("--candidates", default=",".join(CANDIDATES), help=f"subset of {list(CANDIDATES)}")
     ap.add_argument("--seeds", default="0,1,2", help="head-training seeds; the first one is shipped")
@@ -118,6 +118,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--export-dir", type=Path, default=REPO / "src/emofuse/experts/weights" / EXPERT)
     ap.add_argument("--no-export", action="store_true", help="train and report only")
+    ap.add_argument("--limit", type=int, default=None, help="first N comments of each split (smoke runs; no export)")
     ap.add_argument("--card-only", action="store_true",
                     help="rebuild card.json and the README card from runs/.../results.json and the shipped head "
                          "(after editing the card text; no training)")
@@ -134,6 +135,11 @@ def main() -> None:
 
     train_split = read_split(args.data_dir / "train.tsv", "train")
     dev_split = read_split(args.data_dir / "dev.tsv", "dev")
+    if args.limit:
+        args.no_export = True
+        train_split, dev_split = (dataclasses.replace(sp, texts=sp.texts[:args.limit], labels=sp.labels[:args.limit],
+                                                      ids=sp.ids[:args.limit], sha1=f"{sp.sha1}-first{args.limit}")
+                                  for sp in (train_split, dev_split))
     if args.card_only:
         rebuild_card(args, train_split, dev_split)
         return

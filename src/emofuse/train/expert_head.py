@@ -141,8 +141,10 @@ def fit_head(module: nn.Module, batches: Callable[[int, torch.Generator], Iterab
         raise ConfigError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
     opt = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=cfg.lr,
                             weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
-                                                pct_start=cfg.pct_start)
+    total = cfg.epochs * steps_per_epoch
+    # one-cycle needs >= 2 warm-up and >= 2 annealing steps: a tiny run (a smoke test) widens the warm-up
+    pct = min(max(cfg.pct_start, 2.5 / total), 1.0 - 2.5 / total) if total >= 6 else 0.5
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(total, 6), pct_start=pct)
     gen = torch.Generator().manual_seed(cfg.seed)
     run = Path(run_dir) if run_dir is not None else None
     if run is not None:
