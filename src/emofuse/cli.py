@@ -382,8 +382,8 @@ def analyze_cmd(
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Write results here (JSON, CSV, Parquet, HTML report, PNG timeline). "
         "Without it nothing is written to disk (except for --demo: runs/demo).")] = None,
-    formats: Annotated[str, typer.Option("--formats", help="Comma-separated output formats.")] =
-        "json,csv,parquet,html,png",
+    formats: Annotated[str, typer.Option("--formats", help="Comma-separated output formats (json, csv, parquet, "
+        "html, png: the writers of emofuse.analysis.writers), or all.")] = "all",
     from_list: Annotated[Path | None, typer.Option("--from-list", help="A text file with one input path per line.")]
         = None,
     asr: Annotated[bool, typer.Option("--asr/--no-asr", help="Transcribe speech (Whisper tiny.en, English only).")]
@@ -416,13 +416,11 @@ def analyze_cmd(
     if fusion_model is not None:
         settings["fusion_model"] = str(fusion_model)
     cfg = AnalyzeConfig.from_dict(settings)
-    fmts = [f.strip() for f in formats.split(",") if f.strip()]
-    from emofuse.analysis.result import OUTPUT_FORMATS
-    from emofuse.errors import UnknownNameError
+    from emofuse.analysis.writers import check_formats
 
-    for f in fmts:  # before the (possibly long) analysis, not after it
-        if f not in OUTPUT_FORMATS:
-            raise UnknownNameError("output format", f, OUTPUT_FORMATS)
+    # unknown names and missing optional dependencies are refused before the (possibly long) analysis
+    names = [f.strip() for f in formats.split(",") if f.strip()]
+    fmts = [w.name for w in check_formats(None if names == ["all"] else names)]
     paths = list(inputs or [])
     if from_list is not None:
         if not from_list.is_file():

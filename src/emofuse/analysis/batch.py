@@ -8,6 +8,11 @@ a file that fails is recorded with its error and the batch goes on. The summary 
 input: status, duration, segments, dominant emotion, seconds per emotion, time taken, error)
 is written as ``summary.csv`` and ``summary.json``.
 
+Memory stays flat over the batch as far as this module goes: each file is analysed and written
+inside :func:`_run_one`, so its :class:`~emofuse.analysis.result.AnalysisResult` (segments,
+per-frame face timeline) is released before the next file starts, and only the small summary
+row is kept. ``bench/batch_memory.py`` measures the per-file growth of a whole batch.
+
 Example:
     >>> sorted(MEDIA_SUFFIXES)[:4]
     ['.aac', '.avi', '.flac', '.m4a']
@@ -24,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from emofuse.analysis.pipeline import TEXT_SUFFIXES, AnalyzeConfig, analyze
-from emofuse.analysis.result import EKMAN, OUTPUT_FORMATS, AnalysisResult
-from emofuse.errors import ConfigError, DataError, EmofuseError, MissingFileError
+from emofuse.analysis.report_common import summary_counts
+from emofuse.analysis.result import EKMAN, AnalysisResult
+from emofuse.analysis.writers import check_formats
+from emofuse.errors import DataError, EmofuseError, MissingFileError
 
 __all__ = ["MEDIA_SUFFIXES", "analyze_batch", "collect_inputs"]
 
@@ -67,8 +74,6 @@ def _names(paths: list[Path]) -> list[str]:
 
 def _summary_row(path: Path, status: str, res: AnalysisResult | None, seconds: float,
                  error: str = "") -> dict[str, Any]:
-    from emofuse.analysis.report import summary_counts
-
     row: dict[str, Any] = {"file": str(path), "status": status, "kind": res.kind if res else "",
                            "duration_s": res.duration if res else None,
                            "segments": len(res.segments) if res else None,
@@ -81,12 +86,35 @@ def _summary_row(path: Path, status: str, res: AnalysisResult | None, seconds: f
     return row
 
 
+def _previous(done: Path, path: Path, settings: dict[str, Any]) -> AnalysisResult | None:
+    """The result already written for ``path`` with the same settings, if any (a resumed batch)."""
+    if not done.is_file():
+        return None
+    try:
+        prev = AnalysisResult.read_json(done)
+    except (OSError, ValueError, EmofuseError, TypeError):
+        return None
+    return prev if prev.source == str(path) and prev.config == settings else None
+
+
+def _run_one(path: Path, target: Path, cfg: AnalyzeConfig, formats: list[str], progress: bool) -> dict[str, Any]:
+    """Analyse one file and write its outputs; only the summary row outlives the call."""
+    t0 = time.perf_counter()
+    try:
+        res = analyze(path, config=cfg, progress=progress)
+        res.save(target, [f for f in formats if f != "json"])
+        res.to_json(target / "analysis.json")  # written last: its presence means the file is complete
+        return _summary_row(path, "done", res, time.perf_counter() - t0)
+    except (EmofuseError, OSError, ImportError) as err:
+        return _summary_row(path, "failed", None, time.perf_counter() - t0, f"{type(err).__name__}: {err}")
+
+
 def analyze_batch(
     inputs: Iterable[str | Path],
     out_dir: str | Path,
     *,
     config: AnalyzeConfig | dict[str, Any] | None = None,
-    formats: Iterable[str] = OUTPUT_FORMATS,
+    formats: Iterable[str] | None = None,
     redo: bool = False,
     on_file: Callable[[int, int, Path, dict[str, Any]], None] | None = None,
     progress: bool = False,
@@ -97,19 +125,21 @@ def analyze_batch(
         inputs: Files and/or folders.
         out_dir: Output root (``<out_dir>/<name>/analysis.*``, ``summary.csv``, ``summary.json``).
         config: Settings for every file.
-        formats: Output formats per file (``json`` is always written: it marks a file as done).
+        formats: Output formats per file, names from :data:`emofuse.analysis.writers.WRITERS`
+            (``None``: all; ``json`` is always written: it marks a file as done).
         redo: Analyse files again even when their outputs exist.
         on_file: Called after each file with ``(i, n, path, summary_row)``.
         progress: Show a progress bar per file.
 
     Returns:
         The summary rows (``status`` is ``"done"``, ``"skipped"`` (already done) or ``"failed"``).
+
+    Raises:
+        UnknownNameError: An unknown output format (before any file is analysed).
+        ImportError: A format's optional dependency is missing (before any file is analysed).
     """
     cfg = config if isinstance(config, AnalyzeConfig) else AnalyzeConfig.from_dict(config)
-    fmts = list(dict.fromkeys(["json", *formats]))
-    bad = [f for f in fmts if f not in OUTPUT_FORMATS]
-    if bad:
-        raise ConfigError(f"unknown output format(s) {bad}; known: {list(OUTPUT_FORMATS)}")
+    fmts = [w.name for w in check_formats(None if formats is None else ["json", *formats])]
     paths = collect_inputs(inputs)
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -117,25 +147,12 @@ def analyze_batch(
     settings = cfg.to_dict()
     for i, (path, name) in enumerate(zip(paths, _names(paths), strict=True)):
         target = root / name
-        done = target / "analysis.json"
-        t0 = time.perf_counter()
-        row: dict[str, Any]
-        prev = None
-        if done.is_file() and not redo:
-            try:
-                prev = AnalysisResult.read_json(done)
-            except (OSError, ValueError, EmofuseError, TypeError):
-                prev = None
-        if prev is not None and prev.source == str(path) and prev.config == settings:
+        prev = None if redo else _previous(target / "analysis.json", path, settings)
+        if prev is not None:
             row = _summary_row(path, "skipped", prev, 0.0)
+            del prev
         else:
-            try:
-                res = analyze(path, config=cfg, progress=progress)
-                res.save(target, [f for f in fmts if f != "json"])
-                res.to_json(done)  # written last: its presence means the file is complete
-                row = _summary_row(path, "done", res, time.perf_counter() - t0)
-            except (EmofuseError, OSError, ImportError) as err:
-                row = _summary_row(path, "failed", None, time.perf_counter() - t0, f"{type(err).__name__}: {err}")
+            row = _run_one(path, target, cfg, fmts, progress)
         rows.append(row)
         if on_file is not None:
             on_file(i, len(paths), path, row)

@@ -8,12 +8,17 @@ Per segment (:class:`SegmentResult`):
 
 * ``start``/``end`` in seconds from the start of the media, the ``text`` spoken in it and where
   the text came from (``"transcript"``, ``"asr"`` or ``"input"``);
-* one :class:`ModalityResult` per modality (``"text"``, ``"audio"``, ``"face"``): either
+* one :class:`ModalityResult` per modality (``"text"``, ``"audio"``, ``"face"`` from media; any
+  name of :data:`emofuse.modalities.MODALITIES`, e.g. ``"physio"``, may be added): either
   ``status == "ok"`` with a calibrated ``ekman7`` distribution, the arg-max label, its
   probability (``confidence``) and a ``reliability`` in ``[0, 1]`` built from the modality's
   quality signals (kept in ``quality``), or ``status == "missing"`` with the ``reason``;
 * the fused ``ekman7`` distribution, label and confidence, and the fusion ``weights`` given to
   each modality (they sum to 1 over the modalities that were present).
+
+The files a result is written to (JSON, CSV, Parquet, HTML, PNG) are made by the writers
+registered in :mod:`emofuse.analysis.writers`; :meth:`AnalysisResult.save` looks them up by
+name. This module depends on nothing above it (no report or plotting code).
 
 Example:
     >>> seg = SegmentResult(index=0, start=0.0, end=1.5, text="hi", text_source="input")
@@ -32,13 +37,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from emofuse.errors import ConfigError, DataError
+from emofuse.errors import DataError
 from emofuse.labels import get_label_space
+from emofuse.modalities import MODALITIES
 
 __all__ = [
     "EKMAN",
     "MODALITY_NAMES",
-    "OUTPUT_FORMATS",
     "AnalysisResult",
     "FaceFrame",
     "ModalityResult",
@@ -47,12 +52,22 @@ __all__ = [
 
 #: Classes of the common emotion space every result is expressed in (``ekman7``).
 EKMAN: tuple[str, ...] = get_label_space("ekman7").classes
-#: Modalities, in display order.
+#: Modalities the media pipeline analyses, in display order (physio has no media path; a result
+#: may still carry it, see :meth:`AnalysisResult.modality_names`).
 MODALITY_NAMES: tuple[str, ...] = ("text", "audio", "face")
-#: File formats :meth:`AnalysisResult.save` can write.
-OUTPUT_FORMATS: tuple[str, ...] = ("json", "csv", "parquet", "html", "png")
 RESULT_FORMAT = "emofuse-analysis"
 RESULT_FORMAT_VERSION = 1
+
+
+def __getattr__(name: str) -> Any:
+    # OUTPUT_FORMATS, still importable from here, is the writers registry's names, read when asked
+    # for (so a writer registered later is included); a module-level import of the registry here
+    # would point upward
+    if name == "OUTPUT_FORMATS":
+        from emofuse.analysis.writers import output_formats
+
+        return output_formats()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _round(x: float | None, nd: int = 4) -> float | None:
@@ -128,7 +143,7 @@ class SegmentResult:
         text: Words spoken in the segment (``""`` when none are known).
         text_source: ``"transcript"``, ``"asr"``, ``"input"`` or ``None``.
         source: How the segment was found: ``"transcript"``, ``"vad"``, ``"window"`` or ``"text"``.
-        modalities: ``{modality: ModalityResult}`` for ``text``, ``audio`` and ``face``.
+        modalities: ``{modality: ModalityResult}`` (``text``, ``audio`` and ``face`` from media).
         probs: Fused ``ekman7`` distribution (``None`` when every modality is missing).
         label: Fused label.
         confidence: Probability of the fused label.
@@ -255,14 +270,38 @@ class AnalysisResult:
 
     # ----------------------------------------------------------------- tables
 
+    def modality_names(self) -> tuple[str, ...]:
+        """The modalities this result speaks of, in :data:`~emofuse.modalities.MODALITIES` order.
+
+        A modality counts when a segment has a result or a fusion weight for it, or when it is
+        missing for the whole input; names outside the vocabulary follow in first-seen order. A
+        result naming none (no segments) lists :data:`MODALITY_NAMES`. Every table column, report
+        row and timeline panel comes from this list.
+
+        Example:
+            >>> seg = SegmentResult(index=0, start=0.0, end=1.0)
+            >>> seg.modalities["physio"] = ModalityResult.missing("no sensor")
+            >>> AnalysisResult(source="x", kind="video", duration=1.0, segments=[seg],
+            ...                modalities={"face": "no video stream"}).modality_names()
+            ('face', 'physio')
+        """
+        seen: dict[str, None] = dict.fromkeys(self.modalities)
+        for s in self.segments:
+            seen.update(dict.fromkeys(s.modalities))
+            seen.update(dict.fromkeys(s.weights))
+        if not seen:
+            return MODALITY_NAMES
+        return tuple([m for m in MODALITIES if m in seen] + [m for m in seen if m not in MODALITIES])
+
     def rows(self) -> list[dict[str, Any]]:
         """One flat dict per segment (the CSV/Parquet/pandas columns).
 
         Columns: ``index, start, end, text, text_source, source, label, confidence``, the fused
         probabilities ``p_<class>``, then per modality ``<m>_label``, ``<m>_confidence``,
         ``<m>_weight``, ``<m>_reliability``, ``<m>_missing`` (the reason, empty when present) and
-        ``<m>_p_<class>``.
+        ``<m>_p_<class>``, for each of :meth:`modality_names`.
         """
+        mods = self.modality_names()
         out = []
         for s in self.segments:
             row: dict[str, Any] = {"index": s.index, "start": round(s.start, 3), "end": round(s.end, 3),
@@ -270,7 +309,7 @@ class AnalysisResult:
                                    "label": s.label or "", "confidence": s.confidence}
             for c in self.classes:
                 row[f"p_{c}"] = None if s.probs is None else s.probs.get(c)
-            for m in MODALITY_NAMES:
+            for m in mods:
                 r = s.modalities.get(m) or ModalityResult.missing("not analysed")
                 row[f"{m}_label"] = r.label or ""
                 row[f"{m}_confidence"] = r.confidence
@@ -292,8 +331,8 @@ class AnalysisResult:
         return pd.DataFrame(rows, columns=list(rows[0]) if rows else self._columns())
 
     def _columns(self) -> list[str]:
-        probe = AnalysisResult(source="", kind=self.kind, duration=0.0,
-                               segments=[SegmentResult(index=0, start=0.0, end=0.0)])
+        probe = AnalysisResult(source="", kind=self.kind, duration=0.0, modalities=dict.fromkeys(
+            self.modality_names(), ""), segments=[SegmentResult(index=0, start=0.0, end=0.0)])
         return list(probe.rows()[0])
 
     def to_csv(self, path: str | Path) -> None:
@@ -319,38 +358,27 @@ class AnalysisResult:
                 total[s.label] = total.get(s.label, 0.0) + max(s.duration, 1e-3)
         return max(total, key=total.__getitem__) if total else None
 
-    def save(self, out_dir: str | Path, formats: tuple[str, ...] | list[str] = OUTPUT_FORMATS,
+    def save(self, out_dir: str | Path, formats: tuple[str, ...] | list[str] | None = None,
              stem: str = "analysis") -> dict[str, Path]:
-        """Write the result to ``out_dir/<stem>.<fmt>`` for each format; returns the paths.
+        """Write the result to ``out_dir/<stem><suffix>`` with each named writer; returns the paths.
+
+        Args:
+            out_dir: Output folder (created when missing).
+            formats: Names of writers registered in :mod:`emofuse.analysis.writers`
+                (``json``, ``csv``, ``parquet``, ``html``, ``png``, ...); ``None``: all of them.
+            stem: File name without the suffix.
+
+        Returns:
+            ``{format: path}`` in the order written.
 
         Raises:
-            ConfigError: An unknown format name.
+            UnknownNameError: An unknown format name (close matches suggested); nothing is written.
+            ImportError: A writer's optional dependency is missing (with the install command);
+                nothing is written.
         """
-        bad = [f for f in formats if f not in OUTPUT_FORMATS]
-        if bad:
-            from emofuse.errors import UnknownNameError
+        from emofuse.analysis.writers import check_formats
 
-            raise UnknownNameError("output format", bad[0], OUTPUT_FORMATS)
+        writers = check_formats(formats)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths: dict[str, Path] = {}
-        for fmt in formats:
-            p = out / f"{stem}.{fmt}"
-            if fmt == "json":
-                self.to_json(p)
-            elif fmt == "csv":
-                self.to_csv(p)
-            elif fmt == "parquet":
-                self.to_parquet(p)
-            elif fmt == "html":
-                from emofuse.analysis.report import write_html
-
-                write_html(self, p)
-            elif fmt == "png":
-                from emofuse.analysis.report import plot_timeline
-
-                plot_timeline(self, p)
-            else:  # pragma: no cover - guarded above
-                raise ConfigError(fmt)
-            paths[fmt] = p
-        return paths
+        return {w.name: w(self, out / f"{stem}{w.suffix}") for w in writers}
