@@ -89,7 +89,7 @@ def test_benchmark_writes_tables(tmp_path, mosi_files):
     [
         (["benchmark", "--models", "tnf", "--seeds", "1"], "Did you mean: tfn"),
         (["models", "show", "mutl"], "Did you mean: mult"),
-        (["evaluate", "no/such/ckpt", "no/such.npz"], "not an emofuse checkpoint"),
+        (["evaluate", "no/such/ckpt", "no/such.npz"], "not an emofuse fusion directory"),
         (["train", "missing.yaml"], "Config file not found"),
     ],
 )

@@ -159,14 +159,16 @@ def write_card(directory: str | Path, card: Mapping[str, Any], kind: str) -> Pat
     """Write ``card`` as the model card of ``directory`` (created if needed).
 
     ``format``/``format_version`` of ``kind`` are set and ``emofuse_version`` is filled in
-    when absent; the card is checked for the required fields and for machine-specific
-    absolute paths (:func:`check_portable`) before anything is written.
+    when absent; the card is checked for the required fields and, for expert cards (they ship
+    inside the package), for machine-specific absolute paths (:func:`check_portable`) before
+    anything is written. A fusion checkpoint a user trains keeps the data paths it was trained
+    on: they say what it saw, on the machine where it lives.
 
     Returns:
         The path of the card file.
 
     Raises:
-        CheckpointError: Required fields are missing or a value holds an absolute path.
+        CheckpointError: Required fields are missing or an expert card holds an absolute path.
     """
     spec = _kind(kind)
     doc = {"format": spec.format, "format_version": spec.version, **card}
@@ -175,7 +177,8 @@ def write_card(directory: str | Path, card: Mapping[str, Any], kind: str) -> Pat
     missing = _missing(doc, spec)
     if missing:
         raise CheckpointError(f"{kind} model card lacks required fields {missing}")
-    check_portable(doc)
+    if kind == "expert":
+        check_portable(doc)
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     p = d / spec.card_file
