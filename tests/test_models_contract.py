@@ -189,10 +189,26 @@ def test_every_parameter_gets_a_gradient(name, task):
     else:
         loss = F.mse_loss(out.logits, batch.targets)
     loss.backward()
+    # every modality is present on every row of this batch, so every parameter takes part:
+    # a parameter with no (or an all-zero) gradient is dead weight, not a feature
     missing = [n for n, p in model.named_parameters() if p.grad is None]
     assert not missing, f"no gradient for {missing}"
     bad = [n for n, p in model.named_parameters() if not torch.isfinite(p.grad).all()]
     assert not bad, f"non-finite gradient for {bad}"
+    zero = [n for n, p in model.named_parameters() if not p.grad.abs().sum() > 0]
+    assert not zero, f"zero gradient for {zero}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_context_model_gradients_reach_every_parameter(name):
+    """With a context encoder every model (those predicting their own logits too) uses the head."""
+    model = make_model(name, context=True).train()
+    batch = make_batch(6, seed=2)
+    batch.groups = torch.tensor([0, 0, 1, 1, 1, 2])
+    batch.positions = torch.tensor([0, 1, 0, 1, 2, 0])
+    F.cross_entropy(model(batch).logits, batch.targets).backward()
+    zero = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not zero, f"no or zero gradient for {zero}"
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -150,6 +150,9 @@ class FusionModel(nn.Module):
     registry_name: ClassVar[str] = ""
     #: Whether the model consumes whole sequences itself (True) or pooled embeddings.
     uses_sequences: ClassVar[bool] = False
+    #: Whether :meth:`fuse` returns the logits itself (late fusion, mixture of experts). Such a
+    #: model gets the shared head only with a context encoder (whose residual it carries).
+    predicts_logits: ClassVar[bool] = False
 
     def __init__(self, spec: Specifications, config: FusionConfig) -> None:
         super().__init__()
@@ -208,10 +211,17 @@ class FusionModel(nn.Module):
         raise NotImplementedError
 
     def _finish_init(self) -> None:
-        """Build the context encoder and head; called at the end of subclass ``__init__``."""
+        """Build the context encoder and head; called at the end of subclass ``__init__``.
+
+        The head maps ``hidden`` to the outputs. A model that predicts its own logits
+        (:attr:`predicts_logits`) has no use for it without a context encoder, so it gets none
+        (``self.head is None``): every parameter a model holds takes part in its prediction.
+        """
         self.context_encoder = ContextEncoder(self.out_dim, self.config.dropout) if self.config.context else None
-        self.head = nn.Sequential(nn.Dropout(self.config.dropout), nn.Linear(self.out_dim, self.spec.num_outputs))
-        self._head_used = True
+        needs_head = not self.predicts_logits or self.context_encoder is not None
+        self.head: nn.Module | None = (
+            nn.Sequential(nn.Dropout(self.config.dropout), nn.Linear(self.out_dim, self.spec.num_outputs))
+            if needs_head else None)
 
     def forward(self, batch: Batch) -> ModelOutput:
         """Predict from a :class:`~emofuse.data.spec.Batch`; any subset of modalities may be present."""
@@ -224,13 +234,13 @@ class FusionModel(nn.Module):
         if self.context_encoder is not None:
             hidden = self.context_encoder(hidden, batch.groups, batch.positions)
         if res.logits is None:
+            if self.head is None:
+                raise ConfigError(f"{type(self).__name__} sets predicts_logits but fuse() returned no logits")
             logits = self.head(hidden)
-        elif self.context_encoder is not None:
-            logits = res.logits + self.head(hidden)
+        elif self.head is not None and self.context_encoder is not None:
+            logits = res.logits + self.head(hidden)  # the context residual
         else:
-            # models that predict directly keep the head only for a uniform parameter layout;
-            # tie it in with zero weight so every parameter still receives a gradient
-            logits = res.logits + 0.0 * self.head(hidden)
+            logits = res.logits
         return ModelOutput(logits=logits, task=self.spec.task, hidden=hidden, modalities=self.modalities,
                            modality_logits=res.modality_logits, weights=res.weights, embeddings=res.embeddings)
 

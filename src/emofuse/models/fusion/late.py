@@ -53,12 +53,16 @@ class ExpertFusion(FusionModel):
     """Base of models built on per-modality experts (late fusion, mixture of experts).
 
     Builds ``encoders`` (modality → ``(B, E)``) and ``classifiers`` (``(B, E)`` → ``(B, C)``);
-    subclasses decide how the experts' predictions are weighted. Not registered itself.
+    subclasses decide how the experts' predictions are weighted, and :meth:`fuse` returns the
+    fused logits itself (:attr:`~emofuse.models.base.FusionModel.predicts_logits`: no shared head
+    without a context encoder). Not registered itself.
 
     Args:
         spec: The data contract.
         config: The model's config.
     """
+
+    predicts_logits: ClassVar[bool] = True
 
     def __init__(self, spec: Specifications, config: FusionConfig) -> None:
         super().__init__(spec, config)
