@@ -237,3 +237,38 @@ def test_unknown_duration_uses_segment_times(tmp_path):
     fig = plot_timeline(res, tmp_path / "u.png")
     assert fig.axes[-1].get_xlabel() == "time (s)" and fig.axes[-1].get_xlim() == (0.0, 7.5)
     assert "7.5 s" in fig.get_suptitle()
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def test_result_module_imports_no_report_code():
+    """The data classes sit below the views: result.py imports neither the reports nor the writers at load."""
+    import ast
+    import subprocess
+
+    import emofuse.analysis.result as result_module
+
+    tree = ast.parse(open(result_module.__file__, encoding="utf-8").read())
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    names = [n.module or "" for n in top if isinstance(n, ast.ImportFrom)] + [a.name for n in top
+                                                                             if isinstance(n, ast.Import)
+                                                                             for a in n.names]
+    assert not [m for m in names if m.startswith("emofuse.analysis")], names
+    every = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert not [m for m in every if "report" in m or "timeline" in m or "table" in m], every
+    code = ("import sys, emofuse.analysis.result as r; r.AnalysisResult(source='x', kind='text', duration=0.0)"
+            ".to_json(); print(sorted(m for m in sys.modules if m.startswith('emofuse.analysis')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    views = ("emofuse.analysis.report", "emofuse.analysis.timeline", "emofuse.analysis.table",
+             "emofuse.analysis.writers")
+    assert "emofuse.analysis.result" in out and not [v for v in views if v in out], out
+
+
+def test_report_namespace_keeps_its_public_names():
+    import emofuse.analysis.report as report
+    from emofuse.modalities import DISPLAY_NAMES
+
+    assert report.MODALITY_DISPLAY == DISPLAY_NAMES  # one table of display names
+    for name in report.__all__:
+        assert getattr(report, name) is not None
