@@ -1,66 +1,63 @@
 """The Multimodal Transformer (MulT; Tsai et al., ACL 2019), generalised to M modalities.
 
-For every *target* modality ``t``, one cross-modal transformer per *source* modality ``s != t``
-lets the target's steps attend to the source's steps (query = ``t``, keys/values = ``s``).
-The outputs of a target's cross-modal transformers are concatenated along the feature axis,
-passed through a self-attention "memory" transformer and pooled to one vector; the vectors of
-all targets are concatenated and refined by a residual MLP.
+For every *target* modality ``t``, one cross-modal transformer per *source* modality ``s != t`` lets the
+target's steps attend to the source's steps (query = ``t``, keys/values = ``s``). The outputs of a target's
+cross-modal transformers are concatenated along the feature axis, passed through a self-attention "memory"
+transformer and pooled to one vector; the vectors of all targets are concatenated and refined by a residual
+MLP.
 
-The layer structure follows MMSA's MulT (``MMSA.models.singleTask.MULT``, itself from the
-authors' code) so the same hyper-parameters give the same layer sizes:
+The layer structure follows MMSA's MulT (``MMSA.models.singleTask.MULT``, itself from the authors' code) so
+the same hyper-parameters give the same layer sizes:
 
 * a bias-free temporal ``Conv1d`` projects each modality to ``d_model`` channels;
-* every transformer layer is pre-norm, and a cross-modal layer normalises its query *and* its
-  keys/values with the same ``LayerNorm`` (as in the original code); inputs are scaled by
-  ``sqrt(dim)``; a final ``LayerNorm`` closes each transformer; there are no position
-  embeddings (MMSA builds its encoders with ``position_embedding=False``);
+* every transformer layer is pre-norm, and a cross-modal layer normalises its query *and* its keys/values with
+  the same ``LayerNorm`` (as in the original code); inputs are scaled by ``sqrt(dim)``; a final ``LayerNorm``
+  closes each transformer; there are no position embeddings (MMSA builds its encoders with
+  ``position_embedding=False``);
 * the memory transformers have ``max(nlevels, 3)`` layers unless ``mem_nlevels`` is set;
 * the fused vector (``2 * d_model`` per target for three modalities) goes through
   ``proj2(dropout(relu(proj1(h)))) + h``.
 
 What differs from MMSA, on purpose:
 
-* **Unaligned, padded batches.** Every attention takes a key-padding mask built from the
-  lengths, the convolution uses "same" zero padding over the valid steps (MMSA's ``padding=0``
-  shortens every sequence by ``kernel - 1`` and fails on sequences shorter than the kernel),
-  and pooling picks each sample's *last valid* step (MMSA takes the last padded step). A
-  sample's output therefore does not depend on the padding of its batch.
-* **Missing modalities.** A sample whose source modality is absent gets zeros from that
-  cross-modal transformer; a sample whose target modality is absent contributes a zero block
-  to the concatenation. A modality absent from the whole batch is skipped, not computed.
-  Fully masked attention rows are guarded, so no NaN appears.
+* **Unaligned, padded batches.** Every attention takes a key-padding mask built from the lengths, the
+  convolution uses "same" zero padding over the valid steps (MMSA's ``padding=0`` shortens every sequence by
+  ``kernel - 1`` and fails on sequences shorter than the kernel), and pooling picks each sample's *last valid*
+  step (MMSA takes the last padded step). A sample's output therefore does not depend on the padding of its
+  batch.
+* **Missing modalities.** A sample whose source modality is absent gets zeros from that cross-modal
+  transformer; a sample whose target modality is absent contributes a zero block to the concatenation. A
+  modality absent from the whole batch is skipped, not computed. Fully masked attention rows are guarded, so
+  no NaN appears.
 * **Pooled modalities** ``(B, D)`` are length-1 sequences.
-* ``attn_mask`` (MMSA's "future" mask, step ``i`` sees key steps ``j <= i + |T_k - T_q|``) uses
-  each sample's valid lengths instead of the padded sizes.
-* Key/value embedding dropout is drawn once per source and shared by keys and values and by
-  all cross-modal transformers that read the source (MMSA draws it per transformer and
-  separately for keys and values). Dropout is inactive at inference, so outputs at inference
-  are the same.
-* The projection is always applied (MMSA skips it when a modality's feature size already
-  equals ``d_model``), and an extra ``Linear`` maps the fused vector to ``hidden`` when
-  ``hidden`` differs from its size (``hidden = 2 * d_model * M`` for three modalities gives
-  MMSA's exact layout).
+* ``attn_mask`` (MMSA's "future" mask, step ``i`` sees key steps ``j <= i + |T_k - T_q|``) uses each sample's
+  valid lengths instead of the padded sizes.
+* Key/value embedding dropout is drawn once per source and shared by keys and values and by all cross-modal
+  transformers that read the source (MMSA draws it per transformer and separately for keys and values).
+  Dropout is inactive at inference, so outputs at inference are the same.
+* The projection is always applied (MMSA skips it when a modality's feature size already equals ``d_model``),
+  and an extra ``Linear`` maps the fused vector to ``hidden`` when ``hidden`` differs from its size (``hidden
+  = 2 * d_model * M`` for three modalities gives MMSA's exact layout).
 
 Speed (the arithmetic is MMSA's; these change only how it is executed):
 
-* attention runs in ``torch.nn.functional.scaled_dot_product_attention`` (a fused, blocked
-  kernel that never materialises the ``heads x T_q x T_k`` attention matrix); head-averaged
-  attention weights (computed and thrown away by MMSA) are not computed;
-* a cross-modal layer's keys/values are ``W_i · LayerNorm_i(x_s)`` where ``x_s`` is the same
-  source embedding in every layer, so the source is normalised once and the keys/values of
-  *all* layers of *all* transformers reading it come from one matrix product, with the
-  ``LayerNorm`` affine folded into the projection weights (cached when no gradient is needed);
+* attention runs in ``torch.nn.functional.scaled_dot_product_attention`` (a fused, blocked kernel that never
+  materialises the ``heads x T_q x T_k`` attention matrix); head-averaged attention weights (computed and
+  thrown away by MMSA) are not computed;
+* a cross-modal layer's keys/values are ``W_i · LayerNorm_i(x_s)`` where ``x_s`` is the same source embedding
+  in every layer, so the source is normalised once and the keys/values of *all* layers of *all* transformers
+  reading it come from one matrix product, with the ``LayerNorm`` affine folded into the projection weights
+  (cached when no gradient is needed);
 * self-attention uses one fused QKV projection;
-* with ``pool="last"`` only the pooled step is needed from the last memory layer, so that
-  layer computes keys/values for all steps but attention, output projection and feed-forward
-  for one query per sample (exact, in training too);
-* ReLU and residual additions run in place; masks are built once per stream pair and
-  omitted when a batch has no padding and no missing modality; modalities absent from the
-  whole batch are skipped.
+* with ``pool="last"`` only the pooled step is needed from the last memory layer, so that layer computes
+  keys/values for all steps but attention, output projection and feed-forward for one query per sample (exact,
+  in training too);
+* ReLU and residual additions run in place; masks are built once per stream pair and omitted when a batch has
+  no padding and no missing modality; modalities absent from the whole batch are skipped.
 
-At MMSA's MOSI sizes (``d_model`` 50, 10 heads, 4 levels; 50/500/375 steps) about 60 % of the
-time is the ~30 million attention scores, at ~1 ns each in SDPA on one AVX-512 core; see
-``bench/fusion_speed.py`` for the measurements against MMSA.
+At MMSA's MOSI sizes (``d_model`` 50, 10 heads, 4 levels; 50/500/375 steps) about 60 % of the time is the ~30
+million attention scores, at ~1 ns each in SDPA on one AVX-512 core; see ``bench/fusion_speed.py`` for the
+measurements against MMSA.
 """
 
 from __future__ import annotations
