@@ -12,10 +12,10 @@ Example:
     >>> import numpy as np
     >>> s = AnalysisSession({"segmentation": "window", "text": False, "audio": False, "face": False},
     ...                     has_audio=True, vad=False)
-    >>> s.feed_audio(0.0, np.zeros(16000 * 12, np.float32))  # two windows are final
-    [...]
-    >>> len(s.close(12.0)), len(s.result().segments)
-    (1, 3)
+    >>> [(x.start, x.end) for x in s.feed_audio(0.0, np.zeros(16000 * 12, np.float32))]  # final already
+    [(0.0, 5.0)]
+    >>> [(x.start, x.end) for x in s.close(12.0)]  # the 2 s tail joins the last window
+    [(5.0, 12.0)]
 """
 
 from __future__ import annotations

@@ -31,9 +31,9 @@ Example:
     >>> seg = Segmenter(mode="window", window_s=2.0, has_audio=True, vad=False)
     >>> closed = seg.feed_audio(0.0, np.zeros(16000 * 5, np.float32))
     >>> [(s.start, s.end) for s in closed]
-    [(0.0, 2.0)]
+    [(0.0, 2.0), (2.0, 4.0)]
     >>> [(s.start, s.end) for s in seg.flush(5.0)]
-    [(2.0, 4.0), (4.0, 5.0)]
+    [(4.0, 5.0)]
 """
 
 from __future__ import annotations
