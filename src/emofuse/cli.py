@@ -55,8 +55,7 @@ def models_list(pattern: Annotated[str, typer.Argument(help="Shell-style filter,
         rows.append({"name": name, "kind": "fusion", "summary": doc, "config": fields})
     experts = []
     try:
-        from emofuse.experts import EXPERTS, list_experts
-        from emofuse.experts.base import read_card, weights_dir
+        from emofuse.experts import EXPERTS, list_experts, read_card, weights_dir
     except ImportError as exc:  # an expert's optional backend is missing
         err_console.print(f"[yellow]experts unavailable:[/] {exc}")
     else:
@@ -219,7 +218,7 @@ def _is_expert(name: str) -> bool:
 def _evaluate_expert(name: str, data: Path, fmt: str, *, predictions: Path | None, **options: Any) -> dict[str, Any]:
     from rich.progress import Progress
 
-    from emofuse.experts.evaluate import evaluate_expert
+    from emofuse.experts import evaluate_expert
 
     opts = {k: (str(v) if isinstance(v, Path) else v) for k, v in options.items() if v is not None}
     with Progress(console=err_console, transient=True) as progress:
@@ -403,8 +402,8 @@ def analyze_cmd(
 
     Runs locally; nothing is sent anywhere and nothing is written unless --out is given.
     """
-    from emofuse.analysis.pipeline import AnalyzeConfig, analyze, analyze_text
-    from emofuse.analysis.report import print_table
+    import emofuse
+    from emofuse.analysis import AnalyzeConfig, print_table
 
     settings = _parse_sets(overrides)
     if not asr:
@@ -416,7 +415,7 @@ def analyze_cmd(
     if fusion_model is not None:
         settings["fusion_model"] = str(fusion_model)
     cfg = AnalyzeConfig.from_dict(settings)
-    from emofuse.analysis.writers import check_formats
+    from emofuse.analysis import check_formats
 
     # unknown names and missing optional dependencies are refused before the (possibly long) analysis
     names = [f.strip() for f in formats.split(",") if f.strip()]
@@ -436,9 +435,9 @@ def analyze_cmd(
     if sources != 1:
         raise ConfigError("give one of: input files/folders, --text, or --demo")
     if text is not None:
-        result = analyze_text(text, config=cfg)
+        result = emofuse.analyze(text=text, config=cfg)
     elif len(paths) == 1 and not paths[0].is_dir():
-        result = analyze(paths[0], transcript=transcript, config=cfg, progress=err_console.is_terminal)
+        result = emofuse.analyze(paths[0], transcript=transcript, config=cfg, progress=err_console.is_terminal)
     else:
         if transcript is not None:
             raise ConfigError("--transcript applies to a single input, not a batch")
@@ -458,7 +457,7 @@ def analyze_cmd(
 
 
 def _run_batch(paths: list[Path], out: Path, cfg: Any, fmts: list[str], redo: bool) -> None:
-    from emofuse.analysis.batch import analyze_batch
+    from emofuse.analysis import analyze_batch
 
     def on_file(i: int, n: int, path: Path, row: dict[str, Any]) -> None:
         colour = {"done": "green", "skipped": "cyan", "failed": "red"}[row["status"]]

@@ -18,13 +18,17 @@ from emofuse.analysis.config import AnalyzeConfig
 from emofuse.analysis.result import EKMAN, MODALITY_NAMES, AnalysisResult, FaceFrame, ModalityResult, SegmentResult
 
 __all__ = ["EKMAN", "MODALITY_NAMES", "AnalysisResult", "AnalysisSession", "AnalyzeConfig", "FaceFrame",
-           "ModalityResult", "SegmentResult"]
+           "ModalityResult", "SegmentResult", "analyze_batch", "check_formats", "print_table"]
+
+# public names whose modules pull in heavy dependencies (experts, torch, rich, matplotlib):
+# imported only when asked for
+_LAZY = {"AnalysisSession": "emofuse.analysis.session", "analyze_batch": "emofuse.analysis.batch",
+         "check_formats": "emofuse.analysis.writers", "print_table": "emofuse.analysis.table"}
 
 
 def __getattr__(name: str) -> Any:
-    # the session pulls in the experts' registry (torch): import it only when asked for
-    if name == "AnalysisSession":
-        from emofuse.analysis.session import AnalysisSession
+    if name in _LAZY:
+        import importlib
 
-        return AnalysisSession
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'emofuse.analysis' has no attribute {name!r}")

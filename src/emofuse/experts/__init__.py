@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 from emofuse.experts import face as _face  # noqa: F401  (registers the face expert)
 from emofuse.experts import text as _text  # noqa: F401  (registers the text expert)
 from emofuse.experts import voice as _voice  # noqa: F401  (registers the voice expert)
@@ -22,10 +24,23 @@ from emofuse.experts.base import (
     EXPERTS,
     MODALITIES,
     Expert,
+    ExpertNeeds,
     ExpertOutput,
     list_experts,
     load_expert,
+    read_card,
     register_expert,
+    weights_dir,
 )
 
-__all__ = ["EXPERTS", "MODALITIES", "Expert", "ExpertOutput", "list_experts", "load_expert", "register_expert"]
+__all__ = ["EXPERTS", "MODALITIES", "Expert", "ExpertNeeds", "ExpertOutput", "evaluate_expert", "list_experts",
+           "load_expert", "read_card", "register_expert", "weights_dir"]
+
+
+def __getattr__(name: str) -> Any:
+    # evaluation reads corpora: import it only when asked for
+    if name == "evaluate_expert":
+        from emofuse.experts.evaluate import evaluate_expert
+
+        return evaluate_expert
+    raise AttributeError(f"module 'emofuse.experts' has no attribute {name!r}")
