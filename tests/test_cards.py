@@ -101,6 +101,30 @@ def test_legacy_fusion_card_without_format_loads(tmp_path, data):
     np.testing.assert_array_equal(predict(loaded, data).logits, predict(model.eval(), data).logits)
 
 
+def test_checkpoint_of_an_earlier_version_loads(tmp_path, data):
+    """Cards that named the face modality ``video`` (as MOSI does) and late-fusion models that
+    carried an unused ``head.*`` load into today's models and predict the same."""
+    from safetensors.torch import load_file, save_file
+
+    model = create_model("late_weighted", data.spec, hidden=8)
+    save_checkpoint(model, tmp_path)
+    doc = json.loads((tmp_path / "model_card.json").read_text())
+    assert "face" in doc["spec"]["modalities"]
+    doc["spec"]["modalities"] = {("video" if k == "face" else k): v for k, v in doc["spec"]["modalities"].items()}
+    (tmp_path / "model_card.json").write_text(json.dumps(doc))
+    state = {".".join("video" if p == "face" else p for p in k.split(".")): v
+             for k, v in load_file(str(tmp_path / "model.safetensors")).items()}
+    assert any(".video." in k or k.startswith("video.") for k in state)
+    state["head.weight"] = torch.zeros(2, 8)
+    save_file(state, str(tmp_path / "model.safetensors"))
+    loaded, _ = load_checkpoint(tmp_path)
+    assert "face" in loaded.spec.modalities and "video" not in loaded.spec.modalities
+    np.testing.assert_allclose(predict(loaded, data).logits, predict(model.eval(), data).logits, atol=1e-6)
+    state["unknown.weight"] = torch.zeros(1)
+    save_file(state, str(tmp_path / "model.safetensors"))
+    raises_exactly(CheckpointError, load_checkpoint, tmp_path, match="unknown.weight")
+
+
 def test_cards_refuse_absolute_paths(tmp_path, expert_card):
     bad = {**expert_card, "training_data": {"recipe": "python train.py --data-dir /home/me/data"}}
     raises_exactly(CheckpointError, cards.write_card, tmp_path, bad, "expert", match="machine-specific")

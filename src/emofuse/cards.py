@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,8 +206,13 @@ def _keys(keys: list[str], n: int = 8) -> str:
     return ", ".join(keys[:n]) + (f" (+{len(keys) - n} more)" if len(keys) > n else "")
 
 
-def load_weights_strict(module: torch.nn.Module, path: str | Path) -> torch.nn.Module:
+def load_weights_strict(module: torch.nn.Module, path: str | Path,
+                        upgrade: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+                        ) -> torch.nn.Module:
     """Load a safetensors file into ``module``: every tensor must match by name and shape.
+
+    ``upgrade`` maps the file's tensors to the current names first (checkpoints written by
+    earlier versions); the strict comparison happens after it.
 
     Returns:
         ``module`` in eval mode.
@@ -224,6 +229,8 @@ def load_weights_strict(module: torch.nn.Module, path: str | Path) -> torch.nn.M
         state = load_file(str(p))
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"weights file {p} is not a readable safetensors file: {err}") from None
+    if upgrade is not None:
+        state = upgrade(state)
     own = module.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]

@@ -9,6 +9,7 @@ unpickled. Checkpoints written before cards had a ``format`` field still load.
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -69,12 +70,13 @@ def load_checkpoint(directory: str | Path, *, strict: bool = True) -> tuple[Fusi
             do not match the model the card describes (missing/unexpected keys, shapes).
     """
     d = Path(directory)
-    card = read_card(d)
+    card, renamed = _upgrade_card(read_card(d))
     spec = Specifications.from_dict(card["spec"])
     model = create_model(card["model"], spec, **card["config"])
+    upgrade = functools.partial(_upgrade_state, renamed=renamed, own=set(model.state_dict()))
     if strict:
         try:
-            cards.load_weights_strict(model, d / WEIGHTS)
+            cards.load_weights_strict(model, d / WEIGHTS, upgrade=upgrade)
         except CheckpointError as err:
             raise CheckpointError(f"checkpoint {d} does not match model {card['model']!r}: {err}") from None
     else:
@@ -83,7 +85,42 @@ def load_checkpoint(directory: str | Path, *, strict: bool = True) -> tuple[Fusi
         if not (d / WEIGHTS).is_file():
             raise MissingFileError(f"checkpoint {d}: weights file {WEIGHTS} is missing")
         own = model.state_dict()
-        state = {k: v for k, v in load_file(str(d / WEIGHTS)).items() if k in own and v.shape == own[k].shape}
+        state = {k: v for k, v in upgrade(load_file(str(d / WEIGHTS))).items()
+                 if k in own and v.shape == own[k].shape}
         model.load_state_dict(state, strict=False)
     model.eval()
     return model, card
+
+
+def _rename_keys(x: Any, renamed: dict[str, str]) -> Any:
+    if isinstance(x, dict):
+        return {renamed.get(k, k): _rename_keys(v, renamed) for k, v in x.items()}
+    if isinstance(x, list):
+        return [renamed.get(v, v) if isinstance(v, str) else _rename_keys(v, renamed) for v in x]
+    return x
+
+
+def _upgrade_card(card: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Cards of earlier versions name modalities as their corpus did (``video``): map them to the
+    one vocabulary (:func:`emofuse.modalities.canonical_modality`) in the spec and in the config
+    mappings keyed by modality. Returns the card and ``{old: new}``."""
+    from emofuse.modalities import canonical_modality
+
+    renamed = {m: canonical_modality(m) for m in card["spec"]["modalities"] if canonical_modality(m) != m}
+    if not renamed:
+        return card, {}
+    card = dict(card)
+    card["spec"] = {**card["spec"], "modalities": _rename_keys(card["spec"]["modalities"], renamed)}
+    card["config"] = _rename_keys(card["config"], renamed)
+    return card, renamed
+
+
+def _upgrade_state(state: dict[str, torch.Tensor], *, renamed: dict[str, str],
+                   own: set[str]) -> dict[str, torch.Tensor]:
+    """Tensor names of earlier versions → today's: renamed modalities (a dotted name part), and the
+    unused ``head.*`` that models predicting their own logits carried before they stopped having one."""
+    if renamed:
+        state = {".".join(renamed.get(part, part) for part in k.split(".")): v for k, v in state.items()}
+    if not any(k.startswith("head.") for k in own):
+        state = {k: v for k, v in state.items() if not k.startswith("head.")}
+    return state
