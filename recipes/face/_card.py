@@ -125,6 +125,9 @@ def build_card(cfg: FaceNetConfig, results: dict[str, Any], calib: dict[str, Any
                           "label_counts": "Training: angry 3995, disgust 436, fear 4097, happy 7215, sad 4830, "
                                           "surprise 3171, neutral 4965"},
         "metrics": metrics,
+        # the fusion prior: UAR above chance on PublicTest (emofuse.experts.base.card_prior)
+        "fusion": {"skill": [{"metric": "publictest.uar", "chance": round(1 / 7, 6), "weight": 1.0}], "shade": 1.0,
+                   "note": "prior = UAR above chance on FER2013 PublicTest (validation)"},
         "intended_use": INTENDED_USE,
         "out_of_scope": OUT_OF_SCOPE,
         "limitations": LIMITATIONS,

@@ -144,6 +144,10 @@ def build_card(*, expert: str, head: TextHead, best: str, route: str, results: d
             "torch_version": torch.__version__,
             "command": "python recipes/goemotions_text/train.py --data-dir <data-dir>/goemotions",
         },
+        # the fusion prior: Ekman-view macro-F1 above chance on dev (emofuse.experts.base.card_prior)
+        "fusion": {"skill": [{"metric": "shipped_head.ekman_f1_macro", "chance": round(1 / 7, 6), "weight": 1.0}],
+                   "shade": 1.0, "note": "prior = skill above chance on GoEmotions dev (Ekman view macro-F1); "
+                                         "words on Reddit, not speech"},
         "metrics": {
             "split": "GoEmotions dev (validation); thresholds and temperature were tuned on this same split",
             "shipped_head": round_floats({

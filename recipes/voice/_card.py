@@ -47,6 +47,7 @@ def build_card(results: dict, head_cfg: dict, best: str, feature_names: Any, sha
         },
         "training_data": sc.training_data(results["n"], j.get("folds"), results["seed"], RECIPE),
         "metrics": sc.protocol_metrics(results, best, shared),
+        "fusion": sc.fusion_block(best),
         "why_joint": "One expert is shipped, trained on both corpora in ekman7: fusion works in ekman7, so a "
                      "native ravdess8/emodb7 expert would lose calm/boredom anyway; joint training sees 26 "
                      "speakers and two languages instead of 18 or 8, which is what matters on unseen speakers "

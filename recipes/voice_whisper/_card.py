@@ -23,6 +23,7 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
     res = results["feature_sets"][features]
     j = res["joint"][kind]
     hc = features == "whisper+hc"
+    window = float(results.get("encoder_window_s", 30.0))
     head_kind = "linear (logistic regression)" if not head_cfg["hidden"] else "one-hidden-layer MLP"
     metrics = sc.protocol_metrics(res, kind, shared, note="; same protocol and folds as voice-ekman (recipes/voice)")
     decision = results["decision"]
@@ -69,7 +70,9 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
             "features": features,
             "level_normalisation": "the RMS of the loudest 10% of 25 ms frames is set to 0.1 before Whisper's "
                                    "log-mel (gain invariant)",
-            "whisper_input": "first 30 s, 80-band log-mel (faster_whisper FeatureExtractor), zero-padded to 30 s",
+            "whisper_input": (f"first 30 s, 80-band log-mel (faster_whisper FeatureExtractor) of the audio zero-padded "
+                              f"to 30 s; the encoder reads the next multiple of {window:g} s of it"),
+            "encoder_window_s": window,
             "max_duration_s": 30,
             "n_features": len(feature_names),
             "n_whisper_features": 768,
@@ -79,6 +82,7 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
         },
         "training_data": sc.training_data(results["n"], j.get("folds"), results["seed"], RECIPE),
         "metrics": metrics,
+        "fusion": sc.fusion_block(kind),
         "intended_use": sc.INTENDED_USE,
         "out_of_scope": sc.OUT_OF_SCOPE,
         "limitations": limitations,
@@ -145,12 +149,13 @@ def tables(results: dict, base: dict, card: dict | None) -> str:
                          f"{c['nll_before']:.3f} → {c['nll_after']:.3f} |")
     t = results["timing"]
     lines += ["", "### Feature-extraction time (CPU, 1 thread, machine shared with another training job)", "",
-              f"Whisper encoder (log-mel + int8 encode of a 30 s window, batches of "
+              f"Whisper encoder (log-mel + int8 encode of the next multiple of a "
+              f"{t['ravdess'].get('window_s', 30):g} s window, batches of "
               f"{t['ravdess'].get('batch_size', '?')}): "
               f"{t['ravdess'].get('encode_s_per_utterance', float('nan')):.2f} s per RAVDESS utterance "
               f"(mean {t['ravdess'].get('mean_duration_s', float('nan')):.1f} s long), "
               f"{t['emodb'].get('encode_s_per_utterance', float('nan')):.2f} s per EmoDB utterance "
-              f"(2.0 s); the cost is fixed by the 30 s window, not the utterance length. Hand-crafted "
+              f"(2.0 s); the cost follows the window, not the utterance length. Hand-crafted "
               f"statistics: {t['handcrafted_s_per_utterance']:.3f} s per EmoDB utterance."]
     d = results["decision"]
     lines += ["", "### Decision", "",

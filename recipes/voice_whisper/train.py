@@ -66,7 +66,7 @@ SEED = 0
 SHARED = list(speech.SHARED_EKMAN)
 FEATURE_SETS = ("whisper", "whisper+hc")
 #: Bump when WhisperEncoder's features change (cache key).
-WHISPER_FEATURES_VERSION = 1
+WHISPER_FEATURES_VERSION = 2
 #: Shipping rule: mean joint UAR gain (absolute) and folds that must improve.
 MIN_GAIN, MIN_FOLDS_BETTER = 0.03, 5
 
@@ -74,22 +74,23 @@ MIN_GAIN, MIN_FOLDS_BETTER = 0.03, 5
 # --------------------------------------------------------------------------- features
 
 
-def whisper_key() -> str:
-    return hashlib.sha1(f"{WHISPER_FEATURES_VERSION}-tiny.en-int8-last-{WHISPER_DIM}-{TARGET_RMS}".encode()
-                        ).hexdigest()[:10]
+def whisper_key(window_s: float) -> str:
+    return hashlib.sha1(f"{WHISPER_FEATURES_VERSION}-tiny.en-int8-last-{WHISPER_DIM}-{TARGET_RMS}-w{window_s:g}"
+                        .encode()).hexdigest()[:10]
 
 
-def whisper_frames(name: str, corpus: object, cache: Path, threads: int, batch_size: int) -> tuple[list, dict]:
+def whisper_frames(name: str, corpus: object, cache: Path, threads: int, batch_size: int,
+                   window_s: float) -> tuple[list, dict]:
     """Encoder states of every file of a corpus (cached, float16), and timing."""
     ids = corpus.ids()
-    stem = cache / f"{name}-whisper-{whisper_key()}-n{len(ids)}"
+    stem = cache / f"{name}-whisper-{whisper_key(window_s)}-n{len(ids)}"
     ff, fo, fi = Path(f"{stem}.frames.npy"), Path(f"{stem}.offsets.npy"), Path(f"{stem}.ids.json")
     timing_f = Path(f"{stem}.timing.json")
     if ff.is_file() and fo.is_file() and fi.is_file() and json.loads(fi.read_text()) == ids:
         frames, offsets = np.load(ff), np.load(fo)
         timing = json.loads(timing_f.read_text()) if timing_f.is_file() else {}
     else:
-        enc = WhisperEncoder(threads=threads, batch_size=batch_size)
+        enc = WhisperEncoder(threads=threads, batch_size=batch_size, window_s=window_s)
         out: list[np.ndarray] = []
         t_decode = t_encode = 0.0
         batch: list[np.ndarray] = []
@@ -116,7 +117,7 @@ def whisper_frames(name: str, corpus: object, cache: Path, threads: int, batch_s
         np.save(fo, offsets)
         fi.write_text(json.dumps(ids))
         timing = {"n": len(items), "encode_s": t_encode, "decode_s": t_decode, "threads": threads,
-                  "batch_size": batch_size, "mean_duration_s": float(np.mean(durations)),
+                  "batch_size": batch_size, "window_s": window_s, "mean_duration_s": float(np.mean(durations)),
                   "encode_s_per_utterance": t_encode / len(items)}
         timing_f.write_text(json.dumps(timing))
     per = [frames[offsets[i]:offsets[i + 1]].astype(np.float32) for i in range(len(ids))]
@@ -171,6 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--features", default=",".join(FEATURE_SETS), help="feature sets to validate")
     ap.add_argument("--threads", type=int, default=1, help="CTranslate2 encoder threads")
     ap.add_argument("--batch-size", type=int, default=8, help="utterances per encode call")
+    ap.add_argument("--window-s", type=float, default=10.0,
+                    help="Whisper encoder input window, s (the next multiple of it; 30 = Whisper's own)")
     ap.add_argument("--out", type=Path, default=weights_dir(EXPERT))
     ap.add_argument("--no-ship", action="store_true", help="validate only, never write weights")
     ap.add_argument("--limit", type=int, default=None,
@@ -190,7 +193,8 @@ def main(argv: list[str] | None = None) -> None:
                 for n, c in corpora.items())
     frames, timing = {}, {}
     for name, corpus in corpora.items():
-        frames[name], timing[name] = whisper_frames(name, corpus, cache, args.threads, args.batch_size)
+        frames[name], timing[name] = whisper_frames(name, corpus, cache, args.threads, args.batch_size,
+                                                    args.window_s)
     timing["handcrafted_s_per_utterance"] = handcrafted_timing(args.data_dir / "emodb")
     print(f"[{time.time() - t0:6.0f}s] features ready; timing {timing}", flush=True)
 
@@ -198,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     sets = [k.strip() for k in args.features.split(",") if k.strip()]
     base = json.loads((HERE.parent / "voice" / "results.json").read_text())
     results: dict = {"seed": SEED, "n": {"ravdess": len(rav["ids"]), "emodb": len(emo["ids"])}, "timing": timing,
+                     "encoder_window_s": args.window_s,
                      "baseline": "recipes/voice/results.json (voice-ekman, 279 hand-crafted statistics)",
                      "feature_sets": {}}
     folds = speech.speaker_folds([rav, emo])

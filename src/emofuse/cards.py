@@ -91,8 +91,8 @@ KINDS: dict[str, CardKind] = {
     "expert": CardKind(
         "expert", "emofuse-expert", 1, "card.json", "head.safetensors",
         ("format", "format_version", "name", "modality", "label_space", "multilabel", "classes", "ekman",
-         "calibration", "head", "backbone", "preprocessing", "training_data", "metrics", "intended_use",
-         "limitations", "licenses", "emofuse_version")),
+         "calibration", "head", "backbone", "preprocessing", "training_data", "metrics", "fusion",
+         "intended_use", "limitations", "licenses", "emofuse_version")),
     "fusion": CardKind(
         "fusion", "emofuse-fusion", 1, "model_card.json", "model.safetensors",
         ("model", "config", "spec", "emofuse_version"), legacy=True),

@@ -116,7 +116,9 @@ class VoiceWhisperExpert(Expert):
             raise CheckpointError(f"{directory}: card is for expert {card['name']!r}, not {cls.name!r}")
         head = VoiceHead(VoiceHeadConfig.from_dict(card["head"]["config"]))
         read_weights(directory, head)
-        encoder = WhisperEncoder(model_dir, threads=threads, batch_size=batch_size)
+        # the encoder window the head was trained and validated with (cards before it: Whisper's 30 s)
+        window = float(card["preprocessing"].get("encoder_window_s", 30.0))
+        encoder = WhisperEncoder(model_dir, threads=threads, batch_size=batch_size, window_s=window)
         return cls(head, card, encoder, **kwargs)
 
     def waveform(self, item: Any, index: int = 0) -> np.ndarray:

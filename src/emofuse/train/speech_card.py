@@ -132,3 +132,20 @@ def training_data(n: dict[str, int], joint_folds: Any, seed: int, recipe: str) -
         "seed": seed,
         "recipe": recipe,
     }
+
+
+def fusion_block(kind: str) -> dict[str, Any]:
+    """The card's ``fusion`` block of a speech expert whose shipped head is ``kind``.
+
+    Its fusion prior (:func:`emofuse.experts.base.card_prior`) is the mean of the held-out-speaker
+    skill (joint ekman7 UAR above chance) and the cross-corpus skill (UAR above chance on the six
+    shared classes, both directions), shaded by 0.89 because everyday speech is not acted.
+    """
+    return {
+        "skill": [{"metric": "joint_ekman7.all.uar.mean", "chance": round(1 / 7, 6), "weight": 0.5},
+                  {"metric": f"cross_corpus.{kind}.ravdess->emodb.uar", "chance": round(1 / 6, 6), "weight": 0.25},
+                  {"metric": f"cross_corpus.{kind}.emodb->ravdess.uar", "chance": round(1 / 6, 6), "weight": 0.25}],
+        "shade": 0.89,
+        "note": "prior = mean of the held-out-speaker skill and the cross-corpus skill (UAR above chance), shaded "
+                "by 0.89 because everyday speech is not acted",
+    }
