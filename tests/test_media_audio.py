@@ -149,3 +149,35 @@ def test_resample_length_and_identity():
     np.testing.assert_array_equal(resample(x, 48000, 48000), x)
     with pytest.raises(DataError):
         resample(x, 0, 16000)
+
+
+def test_prefetch_keeps_order_raises_errors_and_stops_early() -> None:
+    import threading
+
+    from emofuse.media.stream import prefetch
+
+    assert list(prefetch(iter(range(100)), maxsize=3)) == list(range(100))
+
+    def broken():
+        yield 1
+        raise DataError("decoder broke")
+
+    got = []
+    with pytest.raises(DataError, match="decoder broke"):
+        for x in prefetch(broken()):
+            got.append(x)
+    assert got == [1]
+    produced = []
+
+    def endless():
+        i = 0
+        while True:
+            produced.append(i)
+            yield i
+            i += 1
+
+    it = prefetch(endless(), maxsize=2)
+    assert next(it) == 0
+    it.close()  # the consumer stops: the decoder thread stops too, with bounded look-ahead
+    assert len(produced) <= 5
+    assert not any(t.name == "emofuse-decode" and t.is_alive() for t in threading.enumerate())

@@ -150,7 +150,7 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
     import time
 
     from emofuse.analysis.session import AnalysisSession
-    from emofuse.media.stream import AudioChunk, StreamEvent, VideoSample, probe, stream_media
+    from emofuse.media.stream import AudioChunk, StreamEvent, VideoSample, prefetch, probe, stream_media
 
     t0 = time.perf_counter()
     info = probe(path, max_bytes=cfg.max_bytes, max_pixels=cfg.max_pixels)
@@ -173,8 +173,11 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
         task = bar.add_task(path.name, total=max(duration, 1e-3))
     try:
         t1 = time.perf_counter()
-        for item in stream_media(info, audio=info.has_audio, video=session.wants_video, sample_rate=SAMPLE_RATE,
-                                 chunk_s=2.0, fps=cfg.fps, max_side=cfg.max_side, threads=cfg.threads):
+        # decoding runs ahead in a thread (bounded), so it overlaps with the analysis; "decode"
+        # is the time the analysis waited for it
+        for item in prefetch(stream_media(info, audio=info.has_audio, video=session.wants_video,
+                                          sample_rate=SAMPLE_RATE, chunk_s=2.0, fps=cfg.fps, max_side=cfg.max_side,
+                                          threads=cfg.threads)):
             session._time("decode", t1)
             if isinstance(item, AudioChunk):
                 session.feed_audio(item.start, item.samples)

@@ -43,6 +43,7 @@ __all__ = [
     "MediaInfo",
     "StreamEvent",
     "VideoSample",
+    "prefetch",
     "probe",
     "stream_media",
 ]
@@ -329,3 +330,60 @@ def stream_media(
                               message=f"decoding stopped at {t_reached:.1f} s of {info.duration:.1f} s: {err}")
     finally:
         container.close()
+
+
+class _Failed:
+    def __init__(self, err: BaseException) -> None:
+        self.err = err
+
+
+def prefetch(items: Iterator[Any], maxsize: int = 8) -> Iterator[Any]:
+    """Run a decoding iterator in a background thread, at most ``maxsize`` items ahead.
+
+    FFmpeg decodes with the GIL released, so decoding the next chunks overlaps with the
+    analysis of the current ones; the bounded queue keeps memory flat (a slow consumer stops
+    the decoder). An error in the decoder is raised in the consumer; a consumer that stops
+    early stops the decoder too.
+
+    Example:
+        >>> list(prefetch(iter(range(5)), maxsize=2))
+        [0, 1, 2, 3, 4]
+    """
+    import queue
+    import threading
+
+    q: queue.Queue[Any] = queue.Queue(maxsize=max(1, int(maxsize)))
+    done, stop = object(), threading.Event()
+
+    def put(x: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(x, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for x in items:
+                if not put(x):
+                    return
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer, which raises it
+            put(_Failed(err))
+        finally:
+            put(done)
+
+    worker = threading.Thread(target=run, name="emofuse-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            x = q.get()
+            if x is done:
+                return
+            if isinstance(x, _Failed):
+                raise x.err
+            yield x
+    finally:
+        stop.set()
+        worker.join(timeout=5.0)
