@@ -73,7 +73,8 @@ def load_checkpoint(directory: str | Path, *, strict: bool = True) -> tuple[Fusi
     card, renamed = _upgrade_card(read_card(d))
     spec = Specifications.from_dict(card["spec"])
     model = create_model(card["model"], spec, **card["config"])
-    upgrade = functools.partial(_upgrade_state, renamed=renamed, own=set(model.state_dict()))
+    legacy = int(card.get("format_version", 0)) == 0
+    upgrade = functools.partial(_upgrade_state, renamed=renamed, own=set(model.state_dict())) if legacy else None
     if strict:
         try:
             cards.load_weights_strict(model, d / WEIGHTS, upgrade=upgrade)
@@ -85,8 +86,8 @@ def load_checkpoint(directory: str | Path, *, strict: bool = True) -> tuple[Fusi
         if not (d / WEIGHTS).is_file():
             raise MissingFileError(f"checkpoint {d}: weights file {WEIGHTS} is missing")
         own = model.state_dict()
-        state = {k: v for k, v in upgrade(load_file(str(d / WEIGHTS))).items()
-                 if k in own and v.shape == own[k].shape}
+        raw = load_file(str(d / WEIGHTS))
+        state = {k: v for k, v in (upgrade(raw) if upgrade else raw).items() if k in own and v.shape == own[k].shape}
         model.load_state_dict(state, strict=False)
     model.eval()
     return model, card
@@ -101,11 +102,13 @@ def _rename_keys(x: Any, renamed: dict[str, str]) -> Any:
 
 
 def _upgrade_card(card: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Cards of earlier versions name modalities as their corpus did (``video``): map them to the
+    """Cards of earlier versions (no ``format`` field) name modalities as their corpus did (``video``): map them to the
     one vocabulary (:func:`emofuse.modalities.canonical_modality`) in the spec and in the config
     mappings keyed by modality. Returns the card and ``{old: new}``."""
     from emofuse.modalities import canonical_modality
 
+    if int(card.get("format_version", 0)) > 0:  # written by this version: names are what the user chose
+        return card, {}
     renamed = {m: canonical_modality(m) for m in card["spec"]["modalities"] if canonical_modality(m) != m}
     if not renamed:
         return card, {}
