@@ -1,7 +1,7 @@
 """Real-time factor and peak memory of `emofuse analyze` on long generated videos.
 
 For each length (default 1, 5 and 10 minutes) a 1280x720, 30 fps H.264 + AAC video is
-generated with `emofuse.media.synth.write_video`: the demo's public-domain face photo drifting
+generated with `emofuse.data.synth_media.write_video`: the demo's public-domain face photo drifting
 over a textured background (hidden for 3 s every 40 s) and the demo's synthesised speech
 looped as the audio track. Each file is then analysed with **default settings** in a fresh
 Python process (so its peak RSS is the analysis alone); we report

@@ -5,7 +5,7 @@ Writes, deterministically for a given eSpeak NG / FFmpeg / Pillow version:
 * ``face.jpg`` — head and shoulders of NASA's public-domain portrait of astronaut Eileen Collins
   (``skimage.data.astronaut()``), 280x280, JPEG quality 88;
 * ``demo.mp4`` — 640x360, 25 fps, H.264 + AAC: the photo drifting over a slowly changing
-  background (made by :func:`emofuse.media.synth.write_video`), hidden for ~3 s, with seven
+  background (made by :func:`emofuse.data.synth_media.write_video`), hidden for ~3 s, with seven
   sentences of speech synthesised by ``espeak-ng`` and a 2.5 s pause;
 * ``demo.srt`` — the sentences with their true start/end times;
 * ``PROVENANCE.md`` — sources, licences, the rebuild command and the timeline.
@@ -164,7 +164,7 @@ Built with {espeak_version()}.
   below). The audio is produced by the project; no recording of a person is involved. Licence:
   as emofuse (Apache-2.0). eSpeak NG itself (GPL-3.0) is only run at build time and is not shipped.
 * **`demo.mp4`** — {WIDTH}x{HEIGHT}, {FPS:g} fps H.264 (crf {CRF}, preset {PRESET}) + AAC, {duration:.2f} s,
-  assembled by `scripts/make_demo.py` with `emofuse.media.synth.write_video` (background texture
+  assembled by `scripts/make_demo.py` with `emofuse.data.synth_media.write_video` (background texture
   seed {SEED}) from `face.jpg` and the speech. Licence: as emofuse (Apache-2.0); the photo in it
   stays public domain.
 * **`demo.srt`** — the sentences with their start/end times, computed from the lengths of the

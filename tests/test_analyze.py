@@ -1,6 +1,6 @@
 """End-to-end tests of `emofuse.analyze` / `emofuse analyze` on small generated media.
 
-The media are made here with `emofuse.media.synth` from the demo's public-domain face photo
+The media are made here with `emofuse.data.synth_media` from the demo's public-domain face photo
 and one sentence of the demo's synthesised speech, so every run sees the same bytes.
 """
 
