@@ -369,6 +369,24 @@ def _parse_sets(overrides: list[str] | None) -> dict[str, Any]:
     return apply_overrides({}, overrides or [])
 
 
+@app.command("evaluate-analysis")
+@_friendly
+def evaluate_analysis(
+    results: Annotated[list[Path], typer.Argument(help="analysis.json files or folders of them (batch outputs).")],
+    labels: Annotated[Path, typer.Option("--labels", "-l", help="CSV: file,label or file,start,end,label.")],
+    unit: Annotated[str, typer.Option(help="segment, or label (one item per labelled span/file).")] = "segment",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Score analyses against labels: per-modality and fused accuracy, UAR, macro-F1, by file and overall."""
+    from emofuse.analysis import print_scores, score_analyses
+
+    report = score_analyses(results, labels, unit=unit)
+    if json_out:
+        print(json.dumps(_json_safe(report), indent=2, allow_nan=False))
+    else:
+        print_scores(report, console=console)
+
+
 @app.command("analyze")
 @_friendly
 def analyze_cmd(

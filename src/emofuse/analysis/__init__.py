@@ -18,12 +18,14 @@ from emofuse.analysis.config import AnalyzeConfig
 from emofuse.analysis.result import EKMAN, MODALITY_NAMES, AnalysisResult, FaceFrame, ModalityResult, SegmentResult
 
 __all__ = ["EKMAN", "MODALITY_NAMES", "AnalysisResult", "AnalysisSession", "AnalyzeConfig", "FaceFrame",
-           "ModalityResult", "SegmentResult", "analyze_batch", "check_formats", "print_table"]
+           "ModalityResult", "SegmentResult", "analyze_batch", "check_formats", "print_scores", "print_table",
+           "score_analyses"]
 
 # public names whose modules pull in heavy dependencies (experts, torch, rich, matplotlib):
 # imported only when asked for
 _LAZY = {"AnalysisSession": "emofuse.analysis.session", "analyze_batch": "emofuse.analysis.batch",
-         "check_formats": "emofuse.analysis.writers", "print_table": "emofuse.analysis.table"}
+         "check_formats": "emofuse.analysis.writers", "print_table": "emofuse.analysis.table",
+         "print_scores": "emofuse.analysis.scoring", "score_analyses": "emofuse.analysis.scoring"}
 
 
 def __getattr__(name: str) -> Any:
