@@ -242,3 +242,38 @@ def test_one_whisper_encoder_pass_per_segment_is_shared_by_asr_and_voice(tmp_pat
     # words stay inside the utterance they were heard in
     for s in speech:
         assert all(s.start - 1e-3 <= w["start"] <= w["end"] <= s.end + 1e-3 for w in s.words)
+
+
+def test_voice_quality_reports_only_what_the_expert_measured() -> None:
+    from emofuse.analysis.config import AnalyzeConfig
+    from emofuse.analysis.paths import PathContext
+    from emofuse.analysis.paths.voice import VoicePath
+    from emofuse.media.segment import Segment
+
+    class _Out:
+        expert, ekman = "fake", np.full((1, 7), 1 / 7)
+
+        def __init__(self, info):
+            self.info = info
+
+    class _Expert:
+        name, prior = "fake", 0.3
+
+        class needs:  # noqa: N801 - mimics ExpertNeeds
+            shared = ()
+
+        def __init__(self, info):
+            self.info = info
+
+        def predict(self, items, shared=None):
+            return _Out(self.info)
+
+    path = VoicePath.__new__(VoicePath)  # a path around a stand-in expert (no model loading)
+    VoicePath.__mro__[1].__init__(path)
+    path.ctx = PathContext(config=AnalyzeConfig(), has_audio=True, has_video=False, mode="vad")
+    path.share = False
+    seg = Segment(start=0.0, end=1.0, source="vad", speech_prob=0.9, audio=np.ones(SR, np.float32) * 0.1)
+    path.expert = _Expert({})
+    assert "voiced_fraction" not in path.read([seg])[0].quality
+    path.expert = _Expert({"voiced_fraction": [0.6]})
+    assert path.read([seg])[0].quality["voiced_fraction"] == pytest.approx(0.6)

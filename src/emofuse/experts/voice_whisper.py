@@ -35,6 +35,7 @@ import torch
 from emofuse.errors import CheckpointError, DataError
 from emofuse.experts.base import Expert, ExpertNeeds, read_card, read_weights, register_expert
 from emofuse.experts.voice import (
+    FEATURE_NAMES,
     N_FEATURES,
     SAMPLE_RATE,
     VoiceHead,
@@ -153,6 +154,9 @@ class VoiceWhisperExpert(Expert):
         waves = [self.waveform(it, i) for i, it in enumerate(_as_items(inputs))]
         feats = self.features_of(waves, (shared or {}).get("whisper-encoder"))
         logits = self.head(torch.from_numpy(feats)).double().numpy()
-        info = {"duration_s": [round(len(w) / SAMPLE_RATE, 3) for w in waves],
-                "truncated": [len(w) > MAX_SAMPLES for w in waves]}
+        info: dict[str, list[Any]] = {"duration_s": [round(len(w) / SAMPLE_RATE, 3) for w in waves],
+                                      "truncated": [len(w) > MAX_SAMPLES for w in waves]}
+        if self.feature_set == "whisper+hc":  # the hand-crafted part measures it; say so only then
+            vf = N_WHISPER_FEATURES + FEATURE_NAMES.index("voiced_fraction")
+            info["voiced_fraction"] = [round(float(f[vf]), 3) for f in feats]
         return logits, logits.copy(), info

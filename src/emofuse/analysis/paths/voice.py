@@ -61,10 +61,11 @@ class VoicePath(ModalityPath):
         except DataError as err:
             return ModalityResult.missing(f"voice unreadable: {err}", speech_prob=s.speech_prob)
         dur = len(s.audio) / SAMPLE_RATE
-        return ModalityResult.from_probs(
-            out.ekman[0], reliability=s.speech_prob * min(1.0, dur / 1.0), expert=out.expert,
-            quality={"speech_prob": s.speech_prob, "duration_s": dur,
-                     "voiced_fraction": float(out.info.get("voiced_fraction", [0.0])[0])})
+        quality = {"speech_prob": s.speech_prob, "duration_s": dur}
+        if "voiced_fraction" in out.info:  # only experts that measure it report it (never a made-up 0)
+            quality["voiced_fraction"] = float(out.info["voiced_fraction"][0])
+        return ModalityResult.from_probs(out.ekman[0], reliability=s.speech_prob * min(1.0, dur / 1.0),
+                                         expert=out.expert, quality=quality)
 
     def read(self, segs: list[Segment]) -> list[ModalityResult]:
         """One voice reading per segment."""
