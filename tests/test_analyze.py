@@ -266,6 +266,10 @@ def test_cli_bad_input_is_one_clear_line(media: dict[str, Path]) -> None:
     assert r.exit_code == 2 and "empty (0 bytes)" in r.output
     r = CliRunner().invoke(app, ["analyze", str(media["audio"]), "--set", "segmentation=vda"])
     assert r.exit_code == 2 and "Did you mean" in r.output
+    r = CliRunner().invoke(app, ["analyze", str(media["audio"]), "--text", "some words"])
+    assert r.exit_code == 2 and "--transcript" in r.output
+    r = CliRunner().invoke(app, ["analyze", str(media["audio"]), "--set", "experts.audio=text-goemotions"])
+    assert r.exit_code == 2 and "reads text, not audio" in r.output
 
 
 def test_batch_is_resumable_and_survives_failures(media: dict[str, Path], tmp_path: Path) -> None:

@@ -449,8 +449,10 @@ def analyze_cmd(
 
         paths = [demo_path("demo.mp4")]
         out = out or Path("runs/demo")
-    sources = sum([bool(paths), text is not None])
-    if sources != 1:
+    if paths and text is not None:
+        raise ConfigError("--text analyses a text on its own; to give the words spoken in a media file, pass them "
+                          "as a transcript: emofuse analyze FILE --transcript words.txt")
+    if not paths and text is None:
         raise ConfigError("give one of: input files/folders, --text, or --demo")
     if text is not None:
         result = emofuse.analyze(text=text, config=cfg)
