@@ -204,8 +204,12 @@ def test_bad_transcripts_warn_and_fall_back(media: dict[str, Path], tmp_path: Pa
     latin = tmp_path / "latin.srt"
     latin.write_bytes("1\n00:00:00,400 --> 00:00:04,000\nCaf\xe9 na\xefve\n".encode("cp1252"))
     res = analyze(media["video"], transcript=latin)
-    assert any("transcript ignored" in w for w in res.warnings)
+    assert any("transcript ignored" in w and "--encoding cp1252" in w for w in res.warnings)
     assert any(s.text_source == "asr" for s in res.segments)  # fell back to speech recognition
+    r = CliRunner().invoke(app, ["analyze", str(media["video"]), "--transcript", str(latin), "--encoding", "cp1252",
+                                 "--json", "--no-asr"])  # the fix the warning names, from the CLI
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["segments"][0]["text"] == "Café naïve"
     late = tmp_path / "late.vtt"
     late.write_text("WEBVTT\n\n00:00.400 --> 00:04.000\nWe won!\n\n00:04.000 --> 00:30.000\nStill talking\n\n"
                     "01:00.000 --> 01:05.000\nLong gone\n", encoding="utf-8")
@@ -270,6 +274,27 @@ def test_cli_bad_input_is_one_clear_line(media: dict[str, Path]) -> None:
     assert r.exit_code == 2 and "--transcript" in r.output
     r = CliRunner().invoke(app, ["analyze", str(media["audio"]), "--set", "experts.audio=text-goemotions"])
     assert r.exit_code == 2 and "reads text, not audio" in r.output
+
+
+def test_batch_resume_notices_a_replaced_file(media: dict[str, Path], tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    target = folder / "clip.flac"
+    target.write_bytes(media["audio"].read_bytes())
+    out = tmp_path / "out"
+    args = ["analyze", str(folder), "-o", str(out), "--formats", "json", "--no-asr"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    row = json.loads((out / "summary.json").read_text())[0]
+    assert row["status"] == "done" and row["output"] == str(out / "clip")
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert json.loads((out / "summary.json").read_text())[0]["status"] == "skipped"
+    hum = media["hum"]  # another recording under the same name: analysed again, not reused
+    import soundfile as sf
+
+    x, sr = sf.read(hum)
+    sf.write(target, x, sr, format="FLAC")
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert json.loads((out / "summary.json").read_text())[0]["status"] == "done"
 
 
 def test_batch_is_resumable_and_survives_failures(media: dict[str, Path], tmp_path: Path) -> None:

@@ -396,6 +396,7 @@ def analyze_cmd(
     text: Annotated[str | None, typer.Option("--text", help="Analyse this text instead of a file.")] = None,
     transcript: Annotated[Path | None, typer.Option(
         "--transcript", "-t", help="Transcript (SRT, WebVTT, JSON, plain text) for a single input.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Transcript encoding if not UTF-8, e.g. cp1252.")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Write results here (JSON, CSV, Parquet, HTML report, PNG timeline). "
         "Without it nothing is written to disk (except for --demo: runs/demo).")] = None,
@@ -457,7 +458,8 @@ def analyze_cmd(
     if text is not None:
         result = emofuse.analyze(text=text, config=cfg)
     elif len(paths) == 1 and not paths[0].is_dir():
-        result = emofuse.analyze(paths[0], transcript=transcript, config=cfg, progress=err_console.is_terminal)
+        result = emofuse.analyze(paths[0], transcript=transcript, transcript_encoding=encoding, config=cfg,
+                                 progress=err_console.is_terminal)
     else:
         if transcript is not None:
             raise ConfigError("--transcript applies to a single input, not a batch")

@@ -3,7 +3,9 @@
 :func:`analyze_batch` walks a list of inputs (files, folders — searched recursively for media
 and text files — or both), analyses each with :func:`~emofuse.analysis.pipeline.analyze`, and
 writes ``out_dir/<name>/analysis.*``. A file whose ``analysis.json`` already exists for the
-same source path and settings is skipped (so an interrupted batch resumes where it stopped);
+same source path, settings and content (size, modification time, SHA-1) is skipped (so an
+interrupted batch resumes where it stopped, and a file replaced under the same name is analysed
+again); each summary row names the input's output folder;
 a file that fails is recorded with its error and the batch goes on. The summary (one row per
 input: status, duration, segments, dominant emotion, seconds per emotion, time taken, error)
 is written as ``summary.csv`` and ``summary.json``.
@@ -72,9 +74,20 @@ def _names(paths: list[Path]) -> list[str]:
             for s, p in zip(stems, paths, strict=True)]
 
 
+def content_key(path: Path) -> dict[str, Any]:
+    """What identifies a file's content for resuming: size, modification time and SHA-1 of the bytes."""
+    st = path.stat()
+    h = hashlib.sha1()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha1": h.hexdigest()}
+
+
 def _summary_row(path: Path, status: str, res: AnalysisResult | None, seconds: float,
-                 error: str = "") -> dict[str, Any]:
-    row: dict[str, Any] = {"file": str(path), "status": status, "kind": res.kind if res else "",
+                 error: str = "", output: Path | None = None) -> dict[str, Any]:
+    row: dict[str, Any] = {"file": str(path), "output": str(output) if output else "", "status": status,
+                           "kind": res.kind if res else "",
                            "duration_s": res.duration if res else None,
                            "segments": len(res.segments) if res else None,
                            "dominant": (res.dominant() or "") if res else "",
@@ -87,26 +100,38 @@ def _summary_row(path: Path, status: str, res: AnalysisResult | None, seconds: f
 
 
 def _previous(done: Path, path: Path, settings: dict[str, Any]) -> AnalysisResult | None:
-    """The result already written for ``path`` with the same settings, if any (a resumed batch)."""
+    """The result already written for ``path`` with the same settings *and content*, if any (a resumed batch).
+
+    A file replaced under the same name (other size, time or bytes) is analysed again.
+    """
     if not done.is_file():
         return None
     try:
         prev = AnalysisResult.read_json(done)
     except (OSError, ValueError, EmofuseError, TypeError):
         return None
-    return prev if prev.source == str(path) and prev.config == settings else None
+    if prev.source != str(path) or prev.config != settings:
+        return None
+    try:
+        same = prev.media.get("content") == content_key(path)
+    except OSError:
+        return None
+    return prev if same else None
 
 
 def _run_one(path: Path, target: Path, cfg: AnalyzeConfig, formats: list[str], progress: bool) -> dict[str, Any]:
     """Analyse one file and write its outputs; only the summary row outlives the call."""
     t0 = time.perf_counter()
     try:
+        key = content_key(path)
         res = analyze(path, config=cfg, progress=progress)
+        res.media["content"] = key  # what a resumed batch compares
         res.save(target, [f for f in formats if f != "json"])
         res.to_json(target / "analysis.json")  # written last: its presence means the file is complete
-        return _summary_row(path, "done", res, time.perf_counter() - t0)
+        return _summary_row(path, "done", res, time.perf_counter() - t0, output=target)
     except (EmofuseError, OSError, ImportError) as err:
-        return _summary_row(path, "failed", None, time.perf_counter() - t0, f"{type(err).__name__}: {err}")
+        return _summary_row(path, "failed", None, time.perf_counter() - t0, f"{type(err).__name__}: {err}",
+                            output=target)
 
 
 def analyze_batch(
@@ -149,7 +174,7 @@ def analyze_batch(
         target = root / name
         prev = None if redo else _previous(target / "analysis.json", path, settings)
         if prev is not None:
-            row = _summary_row(path, "skipped", prev, 0.0)
+            row = _summary_row(path, "skipped", prev, 0.0, output=target)
             del prev
         else:
             row = _run_one(path, target, cfg, fmts, progress)

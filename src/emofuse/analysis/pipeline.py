@@ -80,11 +80,12 @@ def analyze_text(text: str, *, config: AnalyzeConfig | dict[str, Any] | None = N
     return res
 
 
-def _read_transcript(transcript: Any, duration: float, warnings: list[str]) -> list[Any] | None:
+def _read_transcript(transcript: Any, duration: float, warnings: list[str],
+                     encoding: str | None = None) -> list[Any] | None:
     from emofuse.media.transcript import clip_cues, read_transcript
 
     try:
-        cues = read_transcript(transcript)
+        cues = read_transcript(transcript, encoding=encoding)
     except MissingFileError:
         raise
     except EmofuseError as err:
@@ -105,6 +106,7 @@ def analyze(
     source: str | Path,
     *,
     transcript: str | Path | bytes | None = None,
+    transcript_encoding: str | None = None,
     config: AnalyzeConfig | dict[str, Any] | None = None,
     progress: bool = False,
     on_progress: Callable[[float, float], None] | None = None,
@@ -116,6 +118,7 @@ def analyze(
         source: A media file (mp4, mkv, webm, mov, avi, wav, flac, mp3, ogg, m4a, ...) or a
             text file (``.txt``/``.md``).
         transcript: Optional transcript (SRT, WebVTT, JSON, plain text) as a path or bytes.
+        transcript_encoding: Its text encoding when not UTF-8/UTF-16 with a BOM (e.g. ``"cp1252"``).
         config: :class:`AnalyzeConfig` or a dict of its fields.
         progress: Show a progress bar (stderr).
         on_progress: Callback ``(seconds_done, duration)`` called as decoding advances.
@@ -142,11 +145,12 @@ def analyze(
         except UnicodeDecodeError as err:
             raise DataError(f"{p}: not UTF-8 text (invalid byte at offset {err.start}); re-save it as UTF-8") from None
         return analyze_text(text, config=cfg, source=str(p))
-    return _analyze_media(p, transcript, cfg, progress, on_progress)
+    return _analyze_media(p, transcript, cfg, progress, on_progress, transcript_encoding)
 
 
 def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bool,
-                   on_progress: Callable[[float, float], None] | None) -> AnalysisResult:
+                   on_progress: Callable[[float, float], None] | None,
+                   transcript_encoding: str | None = None) -> AnalysisResult:
     import time
 
     from emofuse.analysis.session import AnalysisSession
@@ -156,7 +160,7 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
     info = probe(path, max_bytes=cfg.max_bytes, max_pixels=cfg.max_pixels)
     duration = float(info.duration)
     warnings: list[str] = []
-    cues = _read_transcript(transcript, duration, warnings) if transcript is not None else None
+    cues = _read_transcript(transcript, duration, warnings, transcript_encoding) if transcript is not None else None
     session = AnalysisSession(cfg, has_audio=info.has_audio, has_video=info.has_video, cues=cues or [],
                               video_skipped=info.skip_video if info.has_video else None, source=str(path),
                               kind=info.kind)

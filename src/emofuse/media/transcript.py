@@ -280,7 +280,8 @@ def _decode(data: bytes, name: str, encoding: str | None) -> str:
             raise TranscriptError(
                 f"{name}: not valid UTF-8 — byte 0x{data[offset]:02X} at byte offset {offset} is invalid. "
                 "Transcripts are read as UTF-8 (or UTF-16 with a byte-order mark); if this file uses another "
-                'encoding, pass encoding=, e.g. encoding="cp1252" for Windows Western European text'
+                'encoding, name it: encoding="cp1252" (Windows Western European) in Python, '
+                "--encoding cp1252 on the command line"
             ) from None
     if "\x00" in text:
         raise TranscriptError(f"{name}: the text contains NUL characters; it may be UTF-16 without a byte-order "
