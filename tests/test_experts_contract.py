@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from _signals import vowel
 from emofuse.errors import DataError
 from emofuse.experts import EXPERTS, load_expert
 from emofuse.experts.base import Expert
@@ -28,21 +29,6 @@ SR = 16000
 def sentences() -> list[str]:
     return ["I am so happy today, this is wonderful!", "This is terrible, I hate it.", "The meeting is at noon.",
             "Oh no, I'm scared of what comes next"]
-
-
-def vowel(seconds: float, f0: float = 140.0, amp: float = 0.1, sr: int = SR) -> np.ndarray:
-    """A vowel-like harmonic signal (three formants) with a pitch glide and an amplitude envelope."""
-    t = np.arange(int(sr * seconds)) / sr
-    phase = 2 * np.pi * (f0 * t + 10.0 * t**2)
-    x = np.zeros_like(t)
-    for k in range(1, 25):
-        fk = k * f0
-        if fk > sr / 2 - 200:
-            break
-        gain = sum(1.0 / (1.0 + ((fk - f) / 150.0) ** 2) for f in (700.0, 1200.0, 2600.0)) / k
-        x += gain * np.sin(k * phase)
-    env = np.sin(np.pi * t / seconds) ** 0.5
-    return (amp * env * x / np.abs(x).max()).astype(np.float32)
 
 
 def waveforms() -> list[tuple[np.ndarray, int]]:

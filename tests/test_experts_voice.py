@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from _signals import vowel
 from emofuse.errors import CheckpointError, DataError
 from emofuse.experts import EXPERTS, list_experts, load_expert
 from emofuse.experts.base import REQUIRED_CARD_FIELDS, read_card, weights_dir, write_weights
@@ -21,22 +22,6 @@ from emofuse.experts.voice import (
 )
 
 NAME = "voice-ekman"
-
-
-def vowel(sr: int = SAMPLE_RATE, seconds: float = 1.5, f0: float = 140.0, amp: float = 0.1) -> np.ndarray:
-    """A vowel-like harmonic signal with a gentle pitch glide and an amplitude envelope."""
-    t = np.arange(int(sr * seconds)) / sr
-    phase = 2 * np.pi * (f0 * t + 10.0 * t**2)
-    formants = (700.0, 1200.0, 2600.0)
-    x = np.zeros_like(t)
-    for k in range(1, 25):
-        fk = k * f0
-        if fk > sr / 2 - 200:
-            break
-        gain = sum(1.0 / (1.0 + ((fk - f) / 150.0) ** 2) for f in formants) / k
-        x += gain * np.sin(k * phase)
-    env = np.sin(np.pi * t / seconds) ** 0.5
-    return (amp * env * x / np.abs(x).max()).astype(np.float32)
 
 
 @pytest.fixture(scope="module")

