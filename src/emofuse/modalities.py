@@ -20,11 +20,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from emofuse.errors import UnknownNameError
 
-__all__ = ["ALIASES", "DISPLAY_NAMES", "MODALITIES", "canonical_modality", "canonical_modalities"]
+__all__ = ["ALIASES", "DISPLAY_NAMES", "MODALITIES", "canonical_modality"]
 
 #: Canonical modality names, in the order results list them.
 MODALITIES: tuple[str, ...] = ("text", "audio", "face", "physio")
@@ -60,18 +58,3 @@ def canonical_modality(name: str, *, strict: bool = False) -> str:
     if strict:
         raise UnknownNameError("modality", str(name), MODALITIES)
     return str(name)
-
-
-def canonical_modalities(names: Iterable[str]) -> list[str]:
-    """Map several names; two names that map to the same modality are an error.
-
-    Raises:
-        UnknownNameError: Two of ``names`` are the same modality (e.g. ``video`` and ``face``).
-    """
-    out: list[str] = []
-    for n in names:
-        c = canonical_modality(n)
-        if c in out:
-            raise UnknownNameError("modality", f"{n} (duplicate of {c})", MODALITIES)
-        out.append(c)
-    return out

@@ -16,7 +16,7 @@ from typing import Any
 from emofuse.config import from_dict
 from emofuse.errors import ConfigError, UnknownNameError
 from emofuse.media.vad import VadConfig
-from emofuse.modalities import MODALITIES, canonical_modality
+from emofuse.modalities import canonical_modality
 
 __all__ = ["DEFAULT_EXPERTS", "FUSION_METHODS", "MAX_VOICE_S", "SEGMENTATIONS", "AnalyzeConfig"]
 
@@ -139,7 +139,3 @@ class AnalyzeConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (goes into the result)."""
         return asdict(self)
-
-    def path_on(self, modality: str) -> bool:
-        """Whether the user left the path of ``modality`` on (``text``/``audio``/``face`` switches)."""
-        return bool(getattr(self, modality, True)) if modality in MODALITIES[:3] else True

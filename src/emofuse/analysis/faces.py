@@ -116,6 +116,7 @@ class FacePath:
         self._frames: list[_FrameRec] = []  # read, not yet in the timeline (their faces may wait for the expert)
         self._queue: list[tuple[_Face, np.ndarray]] = []
         self.timeline: list[FaceFrame] = []  # final entries, in time order
+        self.times: list[float] = []  # their times (kept beside the timeline: segments bisect on it)
         self.last_t = -1.0  # time of the last processed frame
 
     def _assign(self, box: tuple[float, float, float, float], t: float, used: set[int]) -> _Track:
@@ -187,6 +188,7 @@ class FacePath:
             self.timeline.append(FaceFrame(t=round(rec.t, 3), probs=[round(float(v), 4) for v in pick.probs],
                                            score=round(pick.score, 4), face_px=pick.face_px, blur=pick.blur,
                                            n_faces=len(rec.faces), track=pick.track))
+        self.times.extend(f.t for f in self.timeline[len(self.times):])
         self._frames = []
         return self.timeline
 

@@ -163,9 +163,7 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
     cues = _read_transcript(transcript, duration, warnings, transcript_encoding) if transcript is not None else None
     session = AnalysisSession(cfg, has_audio=info.has_audio, has_video=info.has_video, cues=cues or [],
                               video_skipped=info.skip_video if info.has_video else None, source=str(path),
-                              kind=info.kind)
-    session.warnings[:0] = warnings
-    session.t_start = t0
+                              kind=info.kind, warnings=warnings, started=t0)
     broken: str | None = None
     bar, task = None, None
     if progress:
@@ -182,7 +180,7 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
         for item in prefetch(stream_media(info, audio=info.has_audio, video=session.wants_video,
                                           sample_rate=SAMPLE_RATE, chunk_s=2.0, fps=cfg.fps, max_side=cfg.max_side,
                                           threads=cfg.threads)):
-            session._time("decode", t1)
+            session.add_time("decode", t1)
             if isinstance(item, AudioChunk):
                 session.feed_audio(item.start, item.samples)
             elif isinstance(item, VideoSample):

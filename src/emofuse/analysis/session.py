@@ -34,6 +34,7 @@ from emofuse.analysis.paths import PATHS, ModalityPath, PathContext, Resources, 
 from emofuse.analysis.paths.base import RESOURCES
 from emofuse.analysis.result import EKMAN, AnalysisResult, ModalityResult, SegmentResult
 from emofuse.errors import DataError
+from emofuse.experts.whisper_features import SHARED_PASS
 from emofuse.media.segment import SAMPLE_RATE, Segment, Segmenter
 
 __all__ = ["AnalysisSession"]
@@ -59,6 +60,9 @@ class AnalysisSession:
         kind: ``"video"``, ``"audio"`` or ``"live"``.
         vad: Run voice activity detection (turn off only where segments never come from speech).
         resources: Shared experts and models (default: the process-wide ones).
+        warnings: What the caller already has to report (e.g. about the transcript), first in
+            the result's warnings.
+        started: ``time.perf_counter()`` when the analysis began (default: now), for the timings.
 
     Raises:
         UnknownNameError / ConfigError: Bad settings or expert names.
@@ -67,13 +71,14 @@ class AnalysisSession:
     def __init__(self, config: AnalyzeConfig | dict[str, Any] | None = None, *, has_audio: bool = True,
                  has_video: bool = False, cues: Sequence[Any] = (), video_skipped: str | None = None,
                  source: str = "<live>", kind: str = "live", vad: bool = True,
-                 resources: Resources | None = None) -> None:
+                 resources: Resources | None = None, warnings: Sequence[str] = (),
+                 started: float | None = None) -> None:
         cfg = config if isinstance(config, AnalyzeConfig) else AnalyzeConfig.from_dict(config)
         cfg.check_experts()
         self.cfg, self.source, self.kind = cfg, source, kind
         self.has_audio, self.has_video = bool(has_audio), bool(has_video)
-        self.t_start = time.perf_counter()
-        self.warnings: list[str] = []
+        self.t_start = time.perf_counter() if started is None else float(started)
+        self.warnings: list[str] = list(warnings)
         timed = [c for c in cues if c.start is not None]
         untimed = [c.text for c in cues if c.start is None]
         self.mode = self._mode(timed)
@@ -130,8 +135,9 @@ class AnalysisSession:
 
     # ------------------------------------------------------------------ the loop
 
-    def _time(self, key: str, t0: float) -> None:
-        self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - t0
+    def add_time(self, stage: str, t0: float) -> None:
+        """Count the seconds since ``t0`` (``time.perf_counter()``) under ``stage`` in the result's timings."""
+        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - t0
 
     def _take(self, closed: list[Segment]) -> None:
         for seg in closed:
@@ -157,11 +163,10 @@ class AnalysisSession:
 
     def _finish_row(self, r: _Row) -> SegmentResult:
         s = r.seg
-        mods = {m: r.mods[m] for m in [*self.paths, *self.whole] if m in r.mods}
-        order = [m for m in list_paths() if m in mods]
+        mods = {m: r.mods[m] for m in list_paths() if m in r.mods}  # modality order, whatever finished first
         seg = SegmentResult(index=len(self._done), start=round(s.start, 3),
                             end=round(s.end, 3), text=s.text or "", text_source=s.text_source if s.text else None,
-                            source=s.source, modalities={m: mods[m] for m in order}, words=s.words)
+                            source=s.source, modalities=mods, words=s.words)
         self._fuse(seg)
         self._done.append(seg)
         return seg
@@ -179,7 +184,7 @@ class AnalysisSession:
             top = int(np.argmax(probs))
             seg.probs = {c: round(float(p), 4) for c, p in zip(EKMAN, probs, strict=True)}
             seg.label, seg.confidence = EKMAN[top], round(float(probs[top]), 4)
-        self._time("fusion", t0)
+        self.add_time("fusion", t0)
 
     def _check_open(self) -> None:
         if self.closed:
@@ -208,7 +213,7 @@ class AnalysisSession:
             x = resample(x, int(sample_rate), SAMPLE_RATE)
         t0 = time.perf_counter()
         closed = self.segmenter.feed_audio(float(start), x)
-        self._time("vad", t0)
+        self.add_time("vad", t0)
         self.end = max(self.end, self.segmenter.buffer.end)
         self._take(closed)
         return self._collect()
@@ -239,7 +244,7 @@ class AnalysisSession:
         self.end = max(self.end, float(end) if end is not None else 0.0)
         t0 = time.perf_counter()
         closed = self.segmenter.flush(self.end)
-        self._time("vad", t0)
+        self.add_time("vad", t0)
         self._take(closed)
         out = self._collect(final=True)
         self.closed = True
@@ -247,7 +252,7 @@ class AnalysisSession:
         for p in self.paths.values():
             for k, v in p.timings.items():
                 self.timings[k] = self.timings.get(k, 0.0) + v
-        whisper = self.ctx.shared.get("whisper-encoder")
+        whisper = self.ctx.shared.get(SHARED_PASS)
         if whisper is not None:
             self.timings["whisper_encoder"] = whisper.seconds
         face_whole = self.extras.get("face", {}).get("whole")

@@ -44,7 +44,14 @@ from emofuse.experts.voice import (
     read_waveform,
     utterance_features,
 )
-from emofuse.experts.whisper_features import MAX_SAMPLES, N_WHISPER_FEATURES, Encoded, WhisperEncoder, pool_frames
+from emofuse.experts.whisper_features import (
+    MAX_SAMPLES,
+    N_WHISPER_FEATURES,
+    SHARED_PASS,
+    Encoded,
+    WhisperEncoder,
+    pool_frames,
+)
 from emofuse.media.audio import MIN_DURATION_S
 
 __all__ = ["FEATURE_SETS", "VoiceWhisperExpert"]
@@ -75,7 +82,7 @@ class VoiceWhisperExpert(Expert):
     modality = "audio"
     label_space = "ekman7"
     multilabel = False
-    needs = ExpertNeeds(input="waveform", sample_rate=SAMPLE_RATE, threads=True, shared=("whisper-encoder",))
+    needs = ExpertNeeds(input="waveform", sample_rate=SAMPLE_RATE, threads=True, shared=(SHARED_PASS,))
     description = "Ekman 6 + neutral from speech (frozen Whisper tiny.en encoder statistics + head; RAVDESS + EmoDB)"
 
     def __init__(self, head: VoiceHead, card: dict[str, Any], encoder: WhisperEncoder, *,
@@ -152,7 +159,7 @@ class VoiceWhisperExpert(Expert):
     def _forward(self, inputs: Any, shared: dict[str, list[Any]] | None = None,
                  ) -> tuple[np.ndarray, np.ndarray | None, dict[str, list[Any]]]:
         waves = [self.waveform(it, i) for i, it in enumerate(_as_items(inputs))]
-        feats = self.features_of(waves, (shared or {}).get("whisper-encoder"))
+        feats = self.features_of(waves, (shared or {}).get(SHARED_PASS))
         logits = self.head(torch.from_numpy(feats)).double().numpy()
         info: dict[str, list[Any]] = {"duration_s": [round(len(w) / SAMPLE_RATE, 3) for w in waves],
                                       "truncated": [len(w) > MAX_SAMPLES for w in waves]}

@@ -45,6 +45,7 @@ __all__ = [
     "TARGET_RMS",
     "WHISPER_DIM",
     "WHISPER_FEATURE_NAMES",
+    "SHARED_PASS",
     "Encoded",
     "WhisperEncoder",
     "default_model_dir",
@@ -53,6 +54,8 @@ __all__ = [
 ]
 
 SAMPLE_RATE = 16000
+#: Name of the shared encoder pass (:class:`~emofuse.experts.base.ExpertNeeds` ``shared``).
+SHARED_PASS = "whisper-encoder"
 #: Whisper's fixed input window: 30 s.
 MAX_SAMPLES = 30 * SAMPLE_RATE
 #: Audio samples per encoder state (20 ms: 10 ms mel hop, stride-2 convolution).
@@ -78,7 +81,8 @@ class Encoded:
     """One Whisper encoder pass over an utterance, shared by the voice expert and speech recognition.
 
     Attributes:
-        mel: ``(n_mels, 3000)`` float32 log-mel (level-normalised, zero-padded to 30 s).
+        mel: ``(n_mels, T_in)`` float32 log-mel the encoder read (level-normalised; ``T_in`` 10 ms
+            frames, the encoder's input window).
         states: ``(T, 384)`` float32 last-layer encoder states (20 ms each) over the encoder's
             input window (``T = 1500`` for Whisper's 30 s window).
         n_samples: Samples of real audio (at most 30 s at 16 kHz); the states beyond
@@ -137,12 +141,18 @@ class WhisperEncoder:
             raise DataError(f"WhisperEncoder: window_s must be in (0, 30], got {window_s}")
         self.window_frames = int(round(float(window_s) * 100))  # 10 ms mel frames
 
-    def log_mel(self, wave: np.ndarray) -> np.ndarray:
-        """Whisper log-mel input ``(n_mels, 3000)`` float32 of a 16 kHz waveform (first 30 s)."""
+    def log_mel(self, wave: np.ndarray, frames: int = _N_MEL_FRAMES) -> np.ndarray:
+        """Whisper log-mel input ``(n_mels, frames)`` float32 of a 16 kHz waveform (first 30 s).
+
+        The audio is zero-padded just past ``frames`` 10 ms hops rather than to 30 s: the first
+        ``frames`` columns are exactly those of the 30 s-padded spectrogram (the log floor
+        follows the loudest frame, which is real audio), at a fraction of the cost.
+        """
         x = np.asarray(wave, dtype=np.float32).reshape(-1)[:MAX_SAMPLES]
         if self.normalise:
             x = level_normalise(x)
-        mel = self.extractor(x, padding=MAX_SAMPLES)[:, :_N_MEL_FRAMES]
+        pad = max(0, int(frames) * 160 - len(x)) + 400  # one window past the last frame
+        mel = self.extractor(x, padding=pad)[:, :frames]
         return np.ascontiguousarray(mel, dtype=np.float32)
 
     def input_frames(self, n_samples: int) -> int:
@@ -169,8 +179,8 @@ class WhisperEncoder:
         for width, idx in by_width.items():
             for j in range(0, len(idx), self.batch_size):
                 part = idx[j:j + self.batch_size]
-                mel = np.stack([self.log_mel(items[i]) for i in part])
-                view = self._ct2.StorageView.from_array(np.ascontiguousarray(mel[:, :, :width]))
+                mel = np.stack([self.log_mel(items[i], width) for i in part])
+                view = self._ct2.StorageView.from_array(mel)
                 enc = np.asarray(self.model.encode(view, to_cpu=True), dtype=np.float32)
                 for k, i in enumerate(part):
                     out[i] = Encoded(mel=mel[k], states=enc[k].copy(), n_samples=min(len(items[i]), MAX_SAMPLES))

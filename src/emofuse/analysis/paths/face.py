@@ -72,7 +72,7 @@ class FaceModalityPath(ModalityPath):
         """Aggregate each segment's frames (bisection over the time-ordered timeline)."""
         t0 = time.perf_counter()
         frames = self.tracker.frames()
-        times = [f.t for f in frames]
+        times = self.tracker.times
         out = []
         for s in segs:
             end = max(s.end, s.start + 1e-3)

@@ -15,6 +15,7 @@ from emofuse.analysis.paths.base import ModalityPath, PathContext, register_path
 from emofuse.analysis.paths.text import MIN_SPEECH_PROB
 from emofuse.analysis.result import ModalityResult
 from emofuse.errors import DataError
+from emofuse.experts.whisper_features import SHARED_PASS
 from emofuse.media.segment import SAMPLE_RATE, Segment
 
 __all__ = ["VoicePath"]
@@ -31,7 +32,7 @@ class VoicePath(ModalityPath):
         super().__init__()
         self.ctx = ctx
         self.expert = ctx.expert("audio")
-        self.share = "whisper-encoder" in self.expert.needs.shared
+        self.share = SHARED_PASS in self.expert.needs.shared
 
     @classmethod
     def open(cls, ctx: PathContext) -> ModalityPath | str:
@@ -54,7 +55,7 @@ class VoicePath(ModalityPath):
             if self.share:
                 from emofuse.analysis.paths.whisper import whisper_pass
 
-                shared = {"whisper-encoder": [whisper_pass(self.ctx).encode(s)]}
+                shared = {SHARED_PASS: [whisper_pass(self.ctx).encode(s)]}
             t0 = time.perf_counter()
             out = self.expert.predict([(s.audio, SAMPLE_RATE)], shared=shared)
             self._time("voice", t0)

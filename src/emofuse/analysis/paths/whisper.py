@@ -13,11 +13,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from emofuse.experts.whisper_features import SHARED_PASS as _KEY
 from emofuse.media.segment import Segment
 
 __all__ = ["WhisperPass", "whisper_pass"]
-
-_KEY = "whisper-encoder"
 
 
 class WhisperPass:
