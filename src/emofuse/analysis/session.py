@@ -154,7 +154,7 @@ class AnalysisSession:
                 by_seg[id(seg)].mods[m] = res
         done, keep = [], []
         for r in self._rows:
-            audio_done = all(r.mods.get(m) is not None for m, p in self.paths.items() if getattr(p, "uses_audio", 1))
+            audio_done = all(r.mods.get(m) is not None for m, p in self.paths.items() if p.uses_audio)
             if audio_done:  # the waveform and the shared encoder pass are no longer needed
                 r.seg.audio, r.seg.cache = None, {}
             (done if all(v is not None for v in r.mods.values()) else keep).append(r)

@@ -113,6 +113,8 @@ class ModalityPath(ABC):
     """
 
     modality: ClassVar[str]
+    #: Reads a segment's waveform (or its shared encoder pass): they are dropped once every such path is done.
+    uses_audio: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self._queue: list[Segment] = []

@@ -40,7 +40,6 @@ class TextPath(ModalityPath):
     """Words → ``text-goemotions`` (or the configured text expert)."""
 
     modality = "text"
-    uses_audio = True
 
     def __init__(self, ctx: PathContext, use_asr: bool) -> None:
         super().__init__()

@@ -26,7 +26,6 @@ class VoicePath(ModalityPath):
     """Speech → ``voice-whisper`` (or the configured voice expert)."""
 
     modality = "audio"
-    uses_audio = True
 
     def __init__(self, ctx: PathContext) -> None:
         super().__init__()
