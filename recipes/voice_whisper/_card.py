@@ -24,6 +24,7 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
     j = res["joint"][kind]
     hc = features == "whisper+hc"
     window = float(results.get("encoder_window_s", 30.0))
+    infer = float(results.get("infer_window_s", window))
     head_kind = "linear (logistic regression)" if not head_cfg["hidden"] else "one-hidden-layer MLP"
     metrics = sc.protocol_metrics(res, kind, shared, note="; same protocol and folds as voice-ekman (recipes/voice)")
     decision = results["decision"]
@@ -71,8 +72,9 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
             "level_normalisation": "the RMS of the loudest 10% of 25 ms frames is set to 0.1 before Whisper's "
                                    "log-mel (gain invariant)",
             "whisper_input": (f"first 30 s, 80-band log-mel (faster_whisper FeatureExtractor) of the audio zero-padded "
-                              f"to 30 s; the encoder reads the next multiple of {window:g} s of it"),
-            "encoder_window_s": window,
+                              f"to 30 s; trained and validated on the next multiple of {window:g} s of it; at "
+                              f"inference the encoder reads the next multiple of {infer:g} s (encoder_window_s)"),
+            "encoder_window_s": infer,
             "max_duration_s": 30,
             "n_features": len(feature_names),
             "n_whisper_features": 768,

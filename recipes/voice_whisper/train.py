@@ -172,8 +172,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--features", default=",".join(FEATURE_SETS), help="feature sets to validate")
     ap.add_argument("--threads", type=int, default=1, help="CTranslate2 encoder threads")
     ap.add_argument("--batch-size", type=int, default=8, help="utterances per encode call")
-    ap.add_argument("--window-s", type=float, default=10.0,
-                    help="Whisper encoder input window, s (the next multiple of it; 30 = Whisper's own)")
+    ap.add_argument("--window-s", type=float, default=30.0,
+                    help="Whisper encoder input window for training and validation, s (30 = Whisper's own)")
+    ap.add_argument("--infer-window-s", type=float, default=10.0,
+                    help="encoder window written to the card for inference (see the README: Encoder window)")
     ap.add_argument("--out", type=Path, default=weights_dir(EXPERT))
     ap.add_argument("--no-ship", action="store_true", help="validate only, never write weights")
     ap.add_argument("--limit", type=int, default=None,
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     sets = [k.strip() for k in args.features.split(",") if k.strip()]
     base = json.loads((HERE.parent / "voice" / "results.json").read_text())
     results: dict = {"seed": SEED, "n": {"ravdess": len(rav["ids"]), "emodb": len(emo["ids"])}, "timing": timing,
-                     "encoder_window_s": args.window_s,
+                     "encoder_window_s": args.window_s, "infer_window_s": args.infer_window_s,
                      "baseline": "recipes/voice/results.json (voice-ekman, 279 hand-crafted statistics)",
                      "feature_sets": {}}
     folds = speech.speaker_folds([rav, emo])
