@@ -152,7 +152,7 @@ def test_trained_fusion_model_plugs_in(tmp_path: Path) -> None:
 
 
 def test_trained_fusion_model_must_match_the_experts(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match="7-d expert distributions"):
+    with pytest.raises(CheckpointError, match="pooled expert outputs"):
         TrainedFusion(_fusion_checkpoint(tmp_path, dim=16))
 
 

@@ -146,8 +146,10 @@ def build_card(*, expert: str, head: TextHead, best: str, route: str, results: d
         },
         # the fusion prior: Ekman-view macro-F1 above chance on dev (emofuse.experts.base.card_prior)
         "fusion": {"skill": [{"metric": "shipped_head.ekman_f1_macro", "chance": round(1 / 7, 6), "weight": 1.0}],
-                   "shade": 1.0, "note": "prior = skill above chance on GoEmotions dev (Ekman view macro-F1); "
-                                         "words on Reddit, not speech"},
+                   "shade": 1.0, "absent_class": "neutral",
+                   "note": "prior = skill above chance on GoEmotions dev (Ekman view macro-F1); words on Reddit, not "
+                           "speech. absent_class: a neutral reading of words is absence of lexical evidence, not "
+                           "evidence of a neutral state"},
         "metrics": {
             "split": "GoEmotions dev (validation); thresholds and temperature were tuned on this same split",
             "shipped_head": round_floats({

@@ -3,7 +3,7 @@
 Example:
     >>> cfg = AnalyzeConfig(fps=2.0, asr=False)
     >>> cfg.segmentation, cfg.fusion, cfg.experts["audio"]
-    ('auto', 'linear', 'voice-whisper')
+    ('auto', 'evidence', 'voice-whisper')
     >>> AnalyzeConfig.from_dict({"experts": {"voice": "voice-ekman"}}).experts["audio"]
     'voice-ekman'
 """
@@ -21,7 +21,7 @@ from emofuse.modalities import canonical_modality
 __all__ = ["DEFAULT_EXPERTS", "FUSION_METHODS", "MAX_VOICE_S", "SEGMENTATIONS", "AnalyzeConfig"]
 
 SEGMENTATIONS = ("auto", "transcript", "vad", "window")
-FUSION_METHODS = ("linear", "log")
+FUSION_METHODS = ("evidence", "linear", "log")
 #: Longest audio read by the voice expert and Whisper per segment (the start of longer ones), seconds.
 MAX_VOICE_S = 30.0
 #: The expert each modality path uses unless told otherwise.
@@ -52,7 +52,10 @@ class AnalyzeConfig:
         max_side: Long side (pixels) sampled frames are scaled to before face detection.
         max_faces: Faces read per frame.
         min_face_score: Detections below this score are ignored.
-        fusion: ``"linear"`` or ``"log"`` pooling (:mod:`emofuse.analysis.fusion`).
+        fusion: Fusion rule (:mod:`emofuse.analysis.fusion`): ``"evidence"`` (weights follow
+            each reading's certainty and quality; a neutral reading of words is absence of
+            evidence), ``"linear"`` or ``"log"`` pooling of prior × reliability weights.
+        certainty_power: ``γ`` of the ``evidence`` rule (0 ignores certainty).
         fusion_model: A trained zoo checkpoint used instead of the rule (optional).
         experts: Registry name of the expert of each modality (``{"audio": "voice-ekman"}``
             changes one; the others keep their defaults; aliases such as ``voice`` accepted).
@@ -78,7 +81,8 @@ class AnalyzeConfig:
     max_side: int = 640
     max_faces: int = 3
     min_face_score: float = 0.5
-    fusion: str = "linear"
+    fusion: str = "evidence"
+    certainty_power: float = 1.0
     fusion_model: str | None = None
     experts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_EXPERTS))
     priors: dict[str, float] = field(default_factory=dict)
@@ -92,6 +96,8 @@ class AnalyzeConfig:
             raise UnknownNameError("segmentation", self.segmentation, SEGMENTATIONS)
         if self.fusion not in FUSION_METHODS:
             raise UnknownNameError("fusion method", self.fusion, FUSION_METHODS)
+        if not self.certainty_power >= 0:
+            raise ConfigError(f"analyze: certainty_power must be >= 0, got {self.certainty_power}")
         if self.window_s <= 0 or self.fps < 0 or self.max_side < 32 or self.max_faces < 1:
             raise ConfigError("analyze: need window_s > 0, fps >= 0, max_side >= 32, max_faces >= 1")
         if self.window_s > MAX_VOICE_S or self.vad.max_segment_s > MAX_VOICE_S:

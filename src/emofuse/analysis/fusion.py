@@ -1,54 +1,83 @@
-"""Decision-level fusion of the per-modality experts, weighted by reliability.
+"""Decision-level fusion of the per-modality experts: rules that know when a signal says nothing.
 
-Each present modality ``m`` brings a calibrated ``ekman7`` distribution ``p_m`` and a
-per-segment reliability ``r_m`` in ``[0, 1]`` from its quality signals (speech probability,
-ASR word confidence, face detection score / size / sharpness, ...). Its fusion weight is
+Each present modality ``m`` brings a calibrated ``ekman7`` distribution ``p_m``, a per-segment
+reliability ``r_m`` in ``[0, 1]`` from its quality signals (speech probability, ASR word
+confidence, face detection score / size / sharpness, ...) and a prior ``π_m``: how good the
+expert is on its own, its validation skill above chance read from its own model card
+(:attr:`emofuse.experts.base.Expert.prior`), unless the analysis config overrides it.
 
-    ``w_m = prior_m × r_m / Σ_k prior_k × r_k``
+``evidence`` (the default rule) weighs what each reading *says* on this segment:
 
-where ``prior_m`` is how good the expert is on its own: its validation skill above chance,
-read from the expert's own model card (:attr:`emofuse.experts.base.Expert.prior`; e.g. text
-0.63 macro-F1 on GoEmotions dev (Ekman view) → 0.48, face 0.60 UAR on FER2013 PublicTest →
-0.46, voice 0.73 UAR on held-out speakers but 0.35-0.38 across corpora → 0.35 after shading for
-acted speech), unless the analysis config overrides it. The fused
-distribution is the weighted **linear pool** ``Σ_m w_m p_m`` (default: robust when one
-expert is confidently wrong) or the weighted **log pool** ``∝ Π_m p_m^{w_m}`` (sharper when
-the experts agree). Missing modalities simply drop out; with none present there is no fused
-prediction.
+* **certainty** ``c_m = 1 − H(p_m) / log K`` (1: one class, 0: uniform): a reading spread over
+  all classes carries little, whatever the expert's average skill;
+* **absence of evidence**: an expert may declare a class that means "nothing to see" (its card's
+  ``fusion.absent_class``; the text expert's ``neutral`` — lexically neutral words such as
+  "Kids are talking by the door" say nothing about how they were said). Its mass ``n_m`` is
+  not evidence: the reading enters the pool with its other classes ``q_m`` (renormalised) and
+  share ``1 − n_m``, and hands its share ``n_m`` to the pool of the *other* modalities (to its
+  absent class when there is no other, so text alone still reads ``neutral``).
 
-A trained fusion model from the zoo can replace the rule (:class:`TrainedFusion`) when its
-checkpoint was trained on the same inputs: pooled ``(7,)`` expert distributions named
-``text``, ``audio``, ``face``, predicting ``ekman7``. :func:`fusion_dataset` builds that
-training set from analysed, labelled media.
+With base weights ``b_m = π_m × r_m × c_m^γ`` (``γ``: ``certainty_power``), the fused
+distribution is
+
+    ``P = Σ_m b_m [(1 − n_m) q_m + n_m Q_{−m}] / Σ_m b_m``,   ``Q_{−m}``: the others' evidence pool,
+
+and the reported weight of each modality is its coefficient in that mixture. ``linear`` (the
+rule before) is ``Σ w_m p_m`` with ``w_m ∝ π_m r_m``; ``log`` is ``∝ Π p_m^{w_m}``.
+
+A trained fusion model from the zoo can replace the rule
+(:class:`~emofuse.analysis.fusion_trained.TrainedFusion`); :func:`refuse` applies any fuser to
+a saved :class:`~emofuse.analysis.result.AnalysisResult` without analysing the media again.
 
 Example:
     >>> from emofuse.analysis.result import ModalityResult
-    >>> mods = {"text": ModalityResult.from_probs([0, 0, 0, 1, 0, 0, 0], reliability=1.0),
-    ...         "face": ModalityResult.missing("no face")}
-    >>> probs, weights = fuse(mods)
-    >>> weights, [round(p, 2) for p in probs]
-    ({'text': 1.0}, [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+    >>> mods = {"text": ModalityResult.from_probs([0, 0, 0, 0, 0, 0, 1], reliability=1.0),
+    ...         "audio": ModalityResult.from_probs([0.8, 0.04, 0.04, 0.04, 0.04, 0.02, 0.02], reliability=1.0)}
+    >>> probs, weights = fuse(mods, method="evidence", absent={"text": "neutral"})
+    >>> EKMAN[int(np.argmax(probs))], weights
+    ('anger', {'text': 0.0, 'audio': 1.0})
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from emofuse.analysis.config import FUSION_METHODS
-from emofuse.analysis.result import EKMAN, MODALITY_NAMES, AnalysisResult, ModalityResult
-from emofuse.errors import CheckpointError, ConfigError
+from emofuse.analysis.result import EKMAN, AnalysisResult, ModalityResult, SegmentResult
+from emofuse.errors import ConfigError
 
-__all__ = ["FUSION_METHODS", "TrainedFusion", "fuse", "fusion_dataset", "fusion_weights"]
+__all__ = ["FUSION_METHODS", "Fuser", "RuleFusion", "TrainedFusion", "apply_fusion", "card_fusion_facts",
+           "certainty", "fuse", "fusion_dataset", "fusion_weights", "make_fuser", "refuse"]
 
-_FLOOR = 1e-3  # a present modality never gets exactly zero weight
+_FLOOR = 1e-3  # a present modality never gets exactly zero base weight
+#: ``mods -> (probs | None, weights)``: what every fuser is.
+Fuser = Callable[[Mapping[str, ModalityResult]], tuple[list[float] | None, dict[str, float]]]
+
+
+def certainty(p: Any, skip: int | None = None) -> float:
+    """``1 − H(p) / log K`` of a distribution (1: all mass on one class, 0: uniform).
+
+    Args:
+        p: ``(K,)`` probabilities.
+        skip: Index of a class left out (its mass removed, the rest renormalised, ``K − 1`` classes).
+    """
+    v = np.asarray(p, np.float64)
+    if skip is not None:
+        v = np.delete(v, skip)
+    total = v.sum()
+    if total <= 1e-12 or len(v) < 2:
+        return 0.0
+    v = np.clip(v / total, 1e-12, 1.0)
+    return float(max(0.0, 1.0 + (v * np.log(v)).sum() / np.log(len(v))))
 
 
 def fusion_weights(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | None = None) -> dict[str, float]:
-    """Normalised fusion weights of the present modalities (see the module docstring).
+    """Normalised ``π_m × r_m`` weights of the present modalities (the ``linear``/``log`` rules).
 
     ``priors=None`` weighs every modality by its reliability alone (equal priors).
     """
@@ -62,27 +91,72 @@ def fusion_weights(mods: Mapping[str, ModalityResult], priors: Mapping[str, floa
     return {m: round(v / total, 4) for m, v in raw.items()}
 
 
+def _evidence(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | None,
+              absent: Mapping[str, str | None], power: float) -> tuple[np.ndarray, dict[str, float]]:
+    names = [m for m, r in mods.items() if r.ok]
+    base, share, q, gone = {}, {}, {}, {}
+    for m in names:
+        p = np.asarray(mods[m].vector(), np.float64)
+        a = absent.get(m)
+        k = EKMAN.index(a) if a is not None else None
+        n = float(p[k]) if k is not None else 0.0
+        if k is not None and n < 1.0 - 1e-9:
+            rest = p.copy()
+            rest[k] = 0.0
+            q[m] = rest / rest.sum()
+        else:
+            q[m] = p
+            n = 0.0 if k is None else n  # all mass on the absent class: nothing but absence
+        prior = max(float(priors.get(m, 0.0) if priors is not None else 1.0), 0.0)
+        base[m] = max(prior, 1e-6) * max(float(mods[m].reliability), _FLOOR) * max(certainty(p, k), _FLOOR) ** power
+        share[m], gone[m] = 1.0 - n, (n, k)
+    total = sum(base.values())
+    coef = {m: base[m] * share[m] for m in names}  # each modality's own evidence
+    fallback = np.zeros(len(EKMAN))
+    for m in names:  # hand each absent share to the others' evidence pool
+        n, k = gone[m]
+        if n <= 0:
+            continue
+        others = {o: base[o] * share[o] for o in names if o != m}
+        w_others = sum(others.values())
+        if w_others > 1e-12:
+            for o, w in others.items():
+                coef[o] += base[m] * n * w / w_others
+        else:  # nobody else has evidence: the absent class it is
+            fallback[k] += base[m] * n
+    fused = sum(coef[m] * q[m] for m in names) + fallback
+    fused = fused / fused.sum()
+    weights = {m: round(coef[m] / total, 4) for m in names}
+    return fused, weights
+
+
 def fuse(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | None = None,
-         method: str = "linear") -> tuple[list[float] | None, dict[str, float]]:
-    """Fuse the present modalities of one segment.
+         method: str = "linear", *, absent: Mapping[str, str | None] | None = None,
+         certainty_power: float = 1.0) -> tuple[list[float] | None, dict[str, float]]:
+    """Fuse the present modalities of one segment with a rule (see the module docstring).
 
     Args:
         mods: ``{modality: ModalityResult}``.
         priors: Per-modality prior weights (``None``: equal).
-        method: ``"linear"`` (weighted mean) or ``"log"`` (weighted geometric mean).
+        method: ``"evidence"``, ``"linear"`` (weighted mean) or ``"log"`` (weighted geometric mean).
+        absent: Per modality, the class that means no evidence (``evidence`` only).
+        certainty_power: ``γ`` of the ``evidence`` rule (0 ignores certainty).
 
     Returns:
         ``(probs, weights)``: the fused ``(7,)`` distribution as a list in ``EKMAN`` order
-        (``None`` when no modality is present) and the weights used.
+        (``None`` when no modality is present) and the weights used (sum 1).
 
     Raises:
         ConfigError: Unknown ``method``.
     """
     if method not in FUSION_METHODS:
         raise ConfigError(f"fusion method must be one of {FUSION_METHODS}, got {method!r}")
-    weights = fusion_weights(mods, priors)
-    if not weights:
+    if not any(r.ok for r in mods.values()):
         return None, {}
+    if method == "evidence":
+        p, weights = _evidence(mods, priors, absent or {}, certainty_power)
+        return [float(v) for v in p], weights
+    weights = fusion_weights(mods, priors)
     vecs = np.array([mods[m].vector() for m in weights], dtype=np.float64)
     w = np.array([weights[m] for m in weights], dtype=np.float64)
     w = w / w.sum()
@@ -95,110 +169,97 @@ def fuse(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | None 
     return [float(v) for v in p], weights
 
 
-class TrainedFusion:
-    """A zoo fusion model used in place of the rule, on the experts' ``ekman7`` outputs.
+@dataclass
+class RuleFusion:
+    """A fusion rule with its settings, callable as a :data:`Fuser`.
 
-    The checkpoint must be a classification model over ``ekman7`` whose modalities are a
-    subset of ``text``, ``audio``, ``face``, each pooled with dimension 7 (the expert
-    distributions). Missing modalities are passed as absent (zero features, ``present=False``).
-    Fusion weights are the model's own per-sample modality weights when it has them, else
-    the rule's weights.
-
-    Args:
-        checkpoint: Checkpoint directory (``model.safetensors`` + ``model_card.json``).
-
-    Raises:
-        CheckpointError: The checkpoint was trained on other inputs.
+    Attributes:
+        method: ``"evidence"``, ``"linear"`` or ``"log"``.
+        priors: Per-modality priors (from the experts' cards unless overridden).
+        absent: Per-modality absent class (from the experts' cards).
+        certainty_power: ``γ`` of the ``evidence`` rule.
     """
 
-    def __init__(self, checkpoint: str | Path) -> None:
-        from emofuse.models.checkpoint import load_checkpoint
+    method: str = "evidence"
+    priors: dict[str, float] | None = None
+    absent: dict[str, str | None] = field(default_factory=dict)
+    certainty_power: float = 1.0
 
-        self.model, self.card = load_checkpoint(checkpoint)
-        spec = self.model.spec
-        bad = [m for m in spec.modality_names if m not in MODALITY_NAMES]
-        dims = {m: (s.dim, s.sequential) for m, s in spec.modalities.items()}
-        if (spec.task != "classification" or tuple(spec.classes) != EKMAN or bad
-                or any(d != (len(EKMAN), False) for d in dims.values())):
-            raise CheckpointError(
-                f"{checkpoint}: a fusion model for the pipeline must classify ekman7 from pooled 7-d expert "
-                f"distributions named text/audio/face; this one has task={spec.task}, classes={spec.classes}, "
-                f"modalities={dims}")
-        self.name = str(self.card.get("model", "trained"))
+    @property
+    def name(self) -> str:
+        """Short name for tables (``evidence(γ=1)``)."""
+        return f"{self.method}(γ={self.certainty_power:g})" if self.method == "evidence" else self.method
 
     def __call__(self, mods: Mapping[str, ModalityResult]) -> tuple[list[float] | None, dict[str, float]]:
-        """Fuse one segment (same contract as :func:`fuse`)."""
-        import torch
-
-        from emofuse.data.spec import Batch
-
-        present = {m: bool(mods.get(m) is not None and mods[m].ok) for m in self.model.spec.modality_names}
-        if not any(present.values()):
-            return None, {}
-        feats = {m: torch.tensor([mods[m].vector() if present[m] else [0.0] * len(EKMAN)], dtype=torch.float32)
-                 for m in present}
-        batch = Batch(features=feats, lengths={m: torch.ones(1, dtype=torch.long) for m in present},
-                      present={m: torch.tensor([present[m]]) for m in present})
-        with torch.inference_mode():
-            out = self.model(batch)
-        probs = [float(v) for v in out.probs[0]]
-        weights = fusion_weights({m: mods[m] for m in present if present[m]})
-        if out.weights is not None:
-            raw = {m: float(out.weights[0, i]) for i, m in enumerate(out.modalities) if present.get(m)}
-            total = sum(raw.values())
-            if total > 0:
-                weights = {m: round(v / total, 4) for m, v in raw.items()}
-        return probs, weights
+        """Fuse one segment (see :func:`fuse`)."""
+        return fuse(mods, self.priors, self.method, absent=self.absent, certainty_power=self.certainty_power)
 
 
-def fusion_dataset(results: Sequence[AnalysisResult], labels: Sequence[Sequence[str | None]]) -> Any:
-    """Training data for a :class:`TrainedFusion` model from analysed media and segment labels.
+def card_fusion_facts(expert: str) -> tuple[float, str | None]:
+    """``(prior, absent_class)`` of a registered expert, read from its packaged card only."""
+    from emofuse.experts import read_card, weights_dir
+    from emofuse.experts.base import absent_class, card_prior
 
-    Each segment becomes one sample: per modality its 7-d ``ekman7`` distribution (zeros and
-    ``present=False`` when missing), the target its label, grouped by source file (so the
-    context encoder and speaker-/file-independent splits work). Segments labelled ``None``
-    are skipped.
+    card = read_card(weights_dir(expert))
+    return card_prior(card), absent_class(card)
+
+
+def make_fuser(cfg: Any, priors: Mapping[str, float] | None = None,
+               absent: Mapping[str, str | None] | None = None) -> Fuser:
+    """The fuser an :class:`~emofuse.analysis.config.AnalyzeConfig` asks for.
+
+    ``priors``/``absent`` default to what the experts named in ``cfg.experts`` say in their
+    cards (``cfg.priors`` overrides priors).
+    """
+    if cfg.fusion_model:
+        from emofuse.analysis.fusion_trained import TrainedFusion
+
+        return TrainedFusion(cfg.fusion_model)
+    if priors is None or absent is None:
+        facts = {m: card_fusion_facts(name) for m, name in cfg.experts.items()}
+        priors = priors if priors is not None else {m: f[0] for m, f in facts.items()}
+        absent = absent if absent is not None else {m: f[1] for m, f in facts.items()}
+    priors = {**priors, **cfg.priors}
+    return RuleFusion(cfg.fusion, dict(priors), dict(absent), cfg.certainty_power)
+
+
+def apply_fusion(seg: SegmentResult, fuser: Fuser) -> None:
+    """Set ``seg``'s fused ``probs``, ``label``, ``confidence`` and ``weights`` with ``fuser``."""
+    probs, weights = fuser(seg.modalities)
+    seg.weights = weights
+    if probs is None:
+        seg.probs, seg.label, seg.confidence = None, None, None
+        return
+    top = int(np.argmax(probs))
+    seg.probs = {c: round(float(p), 4) for c, p in zip(EKMAN, probs, strict=True)}
+    seg.label, seg.confidence = EKMAN[top], round(float(probs[top]), 4)
+
+
+def refuse(result: AnalysisResult, fuser: Fuser, *, drop: tuple[str, ...] = ()) -> AnalysisResult:
+    """A copy of ``result`` fused again with ``fuser`` (the experts' readings are kept).
 
     Args:
-        results: Analysis results (e.g. ``emofuse.analyze(...)`` over a labelled corpus).
-        labels: Per result, one ``ekman7`` class name (or ``None``) per segment.
-
-    Returns:
-        A :class:`~emofuse.data.dataset.FeatureDataset` (``.save(dir)`` writes the safe format);
-        train any zoo model on it with ``emofuse train`` and pass the checkpoint as
-        ``fusion_model``.
-
-    Raises:
-        DataError: Label counts that do not match the segments, unknown class names, or no
-            labelled segment at all.
+        result: A saved analysis.
+        fuser: Any :data:`Fuser` (e.g. ``RuleFusion("linear", priors)`` or a ``TrainedFusion``).
+        drop: Modalities to treat as missing (``("text",)`` reads a result as if speech
+            recognition had been off — exact when segments come from voice activity).
     """
-    from emofuse.data.dataset import FeatureDataset
-    from emofuse.errors import DataError
+    out = copy.deepcopy(result)
+    for seg in out.segments:
+        for m in drop:
+            if m in seg.modalities:
+                seg.modalities[m] = ModalityResult.missing("left out when fusing again")
+        apply_fusion(seg, fuser)
+    return out
 
-    if len(results) != len(labels):
-        raise DataError(f"fusion_dataset: {len(results)} results but {len(labels)} label lists")
-    feats: dict[str, list[list[float]]] = {m: [] for m in MODALITY_NAMES}
-    present: dict[str, list[bool]] = {m: [] for m in MODALITY_NAMES}
-    targets, ids, groups = [], [], []
-    for res, labs in zip(results, labels, strict=True):
-        if len(labs) != len(res.segments):
-            raise DataError(f"{res.source}: {len(res.segments)} segments but {len(labs)} labels")
-        for seg, lab in zip(res.segments, labs, strict=True):
-            if lab is None:
-                continue
-            if lab not in EKMAN:
-                raise DataError(f"{res.source}: unknown label {lab!r}; expected one of {list(EKMAN)}")
-            for m in MODALITY_NAMES:
-                r = seg.modalities.get(m)
-                ok = r is not None and r.ok
-                feats[m].append(r.vector() if ok else [0.0] * len(EKMAN))
-                present[m].append(ok)
-            targets.append(EKMAN.index(lab))
-            ids.append(f"{res.source}#{seg.index}")
-            groups.append(res.source)
-    if not targets:
-        raise DataError("fusion_dataset: no labelled segment")
-    return FeatureDataset(
-        {m: np.asarray(v, np.float32) for m, v in feats.items()}, np.asarray(targets, np.int64),
-        present={m: np.asarray(v, bool) for m, v in present.items()}, ids=ids, groups={"source": groups},
-        label_space="ekman7")
+
+def __getattr__(name: str) -> Any:  # the trained fuser lives in its own module (torch, checkpoints)
+    if name in ("TrainedFusion", "fusion_dataset"):
+        from emofuse.analysis import fusion_trained
+
+        return getattr(fusion_trained, name)
+    raise AttributeError(name)
+
+
+TrainedFusion: Any
+fusion_dataset: Any

@@ -203,13 +203,19 @@ def _metrics(items: list[dict[str, Any]], m: str) -> dict[str, Any]:
 
 
 def score_analyses(results: Iterable[str | Path | AnalysisResult], labels: str | Path | Sequence[LabelSpan], *,
-                   unit: str = "segment") -> dict[str, Any]:
+                   unit: str = "segment", fuser: Any = None, drop: Sequence[str] = ()) -> dict[str, Any]:
     """Per-modality and fused figures of analyses against labels, overall and by file.
 
     Args:
         results: Results, ``analysis.json`` paths or folders of them.
         labels: A labels CSV path or :class:`LabelSpan` rows.
         unit: ``"segment"`` or ``"label"`` (module docstring).
+        fuser: Fuse the saved readings again with this fuser (a fusion rule or trained model,
+            :mod:`emofuse.analysis.fusion`) before scoring — compares fusions without analysing
+            the media again.
+        drop: Modalities to leave out before fusing again (``("text",)``: as if speech
+            recognition had been off); with ``fuser=None`` each result's own fusion settings
+            are used.
 
     Returns:
         ``{"unit", "n_items", "modalities", "overall": {modality|"fused": metrics}, "by_file":
@@ -227,6 +233,11 @@ def score_analyses(results: Iterable[str | Path | AnalysisResult], labels: str |
         raise ConfigError(f"unit must be one of {UNITS}, got {unit!r}")
     spans = read_labels(labels) if isinstance(labels, (str, Path)) else list(labels)
     res = load_results(results)
+    if fuser is not None or drop:
+        from emofuse.analysis.config import AnalyzeConfig
+        from emofuse.analysis.fusion import make_fuser, refuse
+
+        res = [refuse(r, fuser or make_fuser(AnalyzeConfig.from_dict(r.config)), drop=tuple(drop)) for r in res]
     modalities = list(dict.fromkeys(m for r in res for m in r.modality_names()))
     items, by_file, unmatched = [], {}, []
     for r in res:

@@ -29,10 +29,10 @@ import numpy as np
 
 from emofuse._version import __version__
 from emofuse.analysis.config import MAX_VOICE_S, AnalyzeConfig
-from emofuse.analysis.fusion import TrainedFusion, fuse
+from emofuse.analysis.fusion import apply_fusion, make_fuser
 from emofuse.analysis.paths import PATHS, ModalityPath, PathContext, Resources, list_paths
 from emofuse.analysis.paths.base import RESOURCES
-from emofuse.analysis.result import EKMAN, AnalysisResult, ModalityResult, SegmentResult
+from emofuse.analysis.result import AnalysisResult, ModalityResult, SegmentResult
 from emofuse.errors import DataError
 from emofuse.experts.whisper_features import SHARED_PASS
 from emofuse.media.segment import SAMPLE_RATE, Segment, Segmenter
@@ -102,9 +102,9 @@ class AnalysisSession:
         self.segmenter = Segmenter(self.mode, has_audio=self.has_audio, cues=timed, untimed=untimed,
                                    window_s=cfg.window_s, fill_gaps=fill, min_gap_s=cfg.min_gap_s,
                                    vad=cfg.vad if (vad and self.has_audio) else False, max_audio_s=MAX_VOICE_S)
-        self.fusion = TrainedFusion(cfg.fusion_model) if cfg.fusion_model else None
-        # each expert's fusion prior comes from its own model card unless the user overrides it
+        # each expert's fusion prior and absent class come from its own model card (priors: unless overridden)
         self.priors = {m: cfg.priors.get(m, p.expert.prior) for m, p in self.paths.items()}
+        self.fusion = make_fuser(cfg, self.priors, {m: p.expert.absent_class for m, p in self.paths.items()})
         self._rows: list[_Row] = []
         self._done: list[SegmentResult] = []
         self.timings: dict[str, float] = {}
@@ -173,17 +173,7 @@ class AnalysisSession:
 
     def _fuse(self, seg: SegmentResult) -> None:
         t0 = time.perf_counter()
-        if self.fusion is not None:
-            probs, weights = self.fusion(seg.modalities)
-        else:
-            probs, weights = fuse(seg.modalities, self.priors, self.cfg.fusion)
-        seg.weights = weights
-        if probs is None:
-            seg.probs, seg.label, seg.confidence = None, None, None
-        else:
-            top = int(np.argmax(probs))
-            seg.probs = {c: round(float(p), 4) for c, p in zip(EKMAN, probs, strict=True)}
-            seg.label, seg.confidence = EKMAN[top], round(float(probs[top]), 4)
+        apply_fusion(seg, self.fusion)
         self.add_time("fusion", t0)
 
     def _check_open(self) -> None:

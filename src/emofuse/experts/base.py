@@ -51,6 +51,7 @@ __all__ = [
     "Expert",
     "ExpertNeeds",
     "ExpertOutput",
+    "absent_class",
     "card_prior",
     "list_experts",
     "load_expert",
@@ -237,6 +238,16 @@ class Expert(ABC):
         """
         return card_prior(self.card)
 
+    @property
+    def absent_class(self) -> str | None:
+        """The class whose probability means *no evidence* rather than evidence of that class.
+
+        Read from the card's ``fusion.absent_class`` (e.g. ``"neutral"`` for the text expert:
+        lexically neutral words say nothing about how the speaker feels); ``None`` for experts
+        whose every class is evidence (a neutral face is a neutral expression).
+        """
+        return absent_class(self.card)
+
     @classmethod
     @abstractmethod
     def from_dir(cls, directory: str | Path, **kwargs: Any) -> Expert:
@@ -316,6 +327,20 @@ def card_prior(card: dict[str, Any]) -> float:
             value = value[key]
         total += float(item.get("weight", 1.0)) * (float(value) - float(item.get("chance", 0.0)))
     return max(0.0, float(block.get("shade", 1.0)) * total)
+
+
+def absent_class(card: dict[str, Any]) -> str | None:
+    """``fusion.absent_class`` of a card (see :attr:`Expert.absent_class`), checked against ekman7.
+
+    Raises:
+        CheckpointError: A class name that is not an ekman7 class.
+    """
+    name = (card.get("fusion") or {}).get("absent_class")
+    if name is None:
+        return None
+    if name not in get_label_space("ekman7").classes:
+        raise CheckpointError(f"expert {card.get('name')!r}: fusion.absent_class {name!r} is not an ekman7 class")
+    return str(name)
 
 
 def register_expert(cls: type[Expert]) -> type[Expert]:
