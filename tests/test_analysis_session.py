@@ -257,7 +257,7 @@ def test_voice_quality_reports_only_what_the_expert_measured() -> None:
             self.info = info
 
     class _Expert:
-        name, prior = "fake", 0.3
+        name, prior, pad_s = "fake", 0.3, 0.0
 
         class needs:  # noqa: N801 - mimics ExpertNeeds
             shared = ()

@@ -239,6 +239,16 @@ class Expert(ABC):
         return card_prior(self.card)
 
     @property
+    def pad_s(self) -> float:
+        """Seconds of silence put before and after a segment before this expert reads it.
+
+        From the card's ``preprocessing.segment_pad_s``: an expert trained on whole recorded
+        files (speech with silence around it) reads voice-activity segments trimmed to the
+        speech differently; padding hands it what it was trained on. 0 when the card says nothing.
+        """
+        return float((self.card.get("preprocessing") or {}).get("segment_pad_s", 0.0))
+
+    @property
     def absent_class(self) -> str | None:
         """The class whose probability means *no evidence* rather than evidence of that class.
 

@@ -38,7 +38,7 @@ import numpy as np
 from emofuse.errors import DataError, MissingFileError
 
 __all__ = ["MIN_DURATION_S", "SILENCE_PEAK", "TARGET_RMS", "check_waveform", "level_normalise", "load_audio",
-           "resample"]
+           "pad_silence", "resample"]
 
 #: Shortest audio accepted by default, in seconds.
 MIN_DURATION_S = 0.25
@@ -225,3 +225,16 @@ def level_normalise(wave: np.ndarray, target_rms: float = TARGET_RMS) -> np.ndar
     if not math.isfinite(rms) or rms <= 1e-8:
         return x
     return (x * np.float32(target_rms / rms)).astype(np.float32)
+
+
+def pad_silence(wave: np.ndarray, pad_s: float, sample_rate: int = 16000) -> np.ndarray:
+    """``wave`` with ``pad_s`` seconds of digital silence before and after it (unchanged for 0).
+
+    Args:
+        wave: ``(T,)`` mono waveform.
+        pad_s: Seconds added on each side (>= 0).
+        sample_rate: Rate of ``wave``, Hz.
+    """
+    n = int(round(max(float(pad_s), 0.0) * sample_rate))
+    x = np.asarray(wave, np.float32).reshape(-1)
+    return x if n == 0 else np.concatenate([np.zeros(n, np.float32), x, np.zeros(n, np.float32)])

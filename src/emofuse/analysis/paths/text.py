@@ -9,13 +9,18 @@ Where the words come from:
   Whisper encoder pass (:mod:`emofuse.analysis.paths.whisper`).
 
 Reliability: ``min(1, words / 3) × ASR word confidence`` (1 for transcript words).
+
+Words that were *given* (a transcript, a text) are judged as a whole when the recording ends:
+a text in a language the expert does not read gets a warning (:mod:`emofuse.analysis.language`).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
+from emofuse.analysis.language import MAX_CHARS, language_warning
 from emofuse.analysis.paths.base import ModalityPath, PathContext, register_path
 from emofuse.analysis.result import ModalityResult
 from emofuse.media.segment import SAMPLE_RATE, Segment
@@ -46,6 +51,8 @@ class TextPath(ModalityPath):
         self.ctx, self.use_asr = ctx, use_asr
         self.expert = ctx.expert("text")
         self.asr_used = False
+        self._given: list[str] = []  # words given (not recognised), up to MAX_CHARS: their language is judged
+        self._given_chars = 0
 
     @classmethod
     def open(cls, ctx: PathContext) -> ModalityPath | str:
@@ -79,10 +86,14 @@ class TextPath(ModalityPath):
             return ModalityResult.missing("no speech in segment")
         from emofuse.analysis.paths.whisper import whisper_pass
 
-        encoded = whisper_pass(self.ctx).encode(seg)
+        wp = whisper_pass(self.ctx)
+        encoded = wp.encode(seg)
         t0 = time.perf_counter()
-        tr = self._transcriber().transcribe(seg.start, seg.audio, encoded=encoded)
+        tr = self._transcriber().transcribe(seg.start - wp.pad_s, wp.wave(seg), encoded=encoded)
         self._time("asr", t0)
+        # the padding is silence: keep every word inside its utterance
+        tr.words = [replace(w, start=min(max(w.start, seg.start), seg.end),
+                            end=min(max(w.end, w.start, seg.start), seg.end)) for w in tr.words]
         self.asr_used = True
         seg.text, seg.text_source = tr.text, "asr"
         seg.words = [w.to_dict() for w in tr.words]
@@ -109,6 +120,9 @@ class TextPath(ModalityPath):
             res = self.expert.predict([segs[i].text for i in todo])
             for j, i in enumerate(todo):
                 s = segs[i]
+                if s.text_source != "asr" and self._given_chars < MAX_CHARS:
+                    self._given.append(s.text)
+                    self._given_chars += len(s.text) + 1
                 q = {"n_words": float(len(s.text.split()))}
                 if s.asr_confidence is not None:
                     q["asr_confidence"] = float(s.asr_confidence)
@@ -118,5 +132,9 @@ class TextPath(ModalityPath):
         return [r for r in out if r is not None]
 
     def finish(self) -> dict[str, Any]:
-        """Which speech recogniser was used (for the result's ``media.asr``)."""
+        """Which speech recogniser was used (for the result's ``media.asr``); warns about a text's language."""
+        # experts declare the languages they read (``languages``); one without the attribute reads any
+        note = language_warning(" ".join(self._given), getattr(self.expert, "languages", ()))
+        if note:
+            self.ctx.warnings.append(note)
         return {"asr": ASR_NAME if self.asr_used else None}

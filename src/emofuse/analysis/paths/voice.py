@@ -3,7 +3,9 @@
 Segments without speech (mean speech probability under
 :data:`~emofuse.analysis.paths.text.MIN_SPEECH_PROB`, or filler windows between utterances)
 get no reading. When the expert reads Whisper encoder states, it reuses the segment's shared
-encoder pass (:mod:`emofuse.analysis.paths.whisper`). Reliability: speech probability ×
+encoder pass (:mod:`emofuse.analysis.paths.whisper`). The expert reads the segment with the
+silence padding its card asks for (``preprocessing.segment_pad_s``), as in the files it was
+trained on. Reliability: speech probability ×
 ``min(1, duration / 1 s)``.
 """
 
@@ -16,6 +18,7 @@ from emofuse.analysis.paths.text import MIN_SPEECH_PROB
 from emofuse.analysis.result import ModalityResult
 from emofuse.errors import DataError
 from emofuse.experts.whisper_features import SHARED_PASS
+from emofuse.media.audio import pad_silence
 from emofuse.media.segment import SAMPLE_RATE, Segment
 
 __all__ = ["VoicePath"]
@@ -51,12 +54,14 @@ class VoicePath(ModalityPath):
             return ModalityResult.missing("no speech in segment", speech_prob=s.speech_prob)
         try:
             shared = None
+            wave = pad_silence(s.audio, self.expert.pad_s)  # what the expert was trained on
             if self.share:
                 from emofuse.analysis.paths.whisper import whisper_pass
 
-                shared = {SHARED_PASS: [whisper_pass(self.ctx).encode(s)]}
+                wp = whisper_pass(self.ctx)
+                shared, wave = {SHARED_PASS: [wp.encode(s)]}, wp.wave(s)
             t0 = time.perf_counter()
-            out = self.expert.predict([(s.audio, SAMPLE_RATE)], shared=shared)
+            out = self.expert.predict([(wave, SAMPLE_RATE)], shared=shared)
             self._time("voice", t0)
         except DataError as err:
             return ModalityResult.missing(f"voice unreadable: {err}", speech_prob=s.speech_prob)

@@ -13,7 +13,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
+
 from emofuse.experts.whisper_features import SHARED_PASS as _KEY
+from emofuse.media.audio import pad_silence
 from emofuse.media.segment import Segment
 
 __all__ = ["WhisperPass", "whisper_pass"]
@@ -22,19 +25,30 @@ __all__ = ["WhisperPass", "whisper_pass"]
 class WhisperPass:
     """Encodes a segment's audio once; later callers get the cached pass.
 
+    The pass reads the segment's audio with ``pad_s`` of silence before and after it (the voice
+    expert's :attr:`~emofuse.experts.base.Expert.pad_s`: it was trained on whole files with
+    silence around the speech); speech recognition reads the same padded audio, its word times
+    shifted back by ``pad_s``.
+
     Args:
         encoder: A :class:`~emofuse.experts.whisper_features.WhisperEncoder`.
+        pad_s: Silence added on each side, seconds.
     """
 
-    def __init__(self, encoder: Any) -> None:
+    def __init__(self, encoder: Any, pad_s: float = 0.0) -> None:
         self.encoder = encoder
+        self.pad_s = float(pad_s)
         self.seconds = 0.0
 
+    def wave(self, seg: Segment) -> np.ndarray:
+        """``(T,)`` the segment's audio with the silence padding (what the pass encodes)."""
+        return pad_silence(seg.audio, self.pad_s)
+
     def encode(self, seg: Segment) -> Any:
-        """The :class:`~emofuse.experts.whisper_features.Encoded` pass over ``seg.audio``."""
+        """The :class:`~emofuse.experts.whisper_features.Encoded` pass over :meth:`wave`."""
         if _KEY not in seg.cache:
             t0 = time.perf_counter()
-            seg.cache[_KEY] = self.encoder.encode([seg.audio])[0]
+            seg.cache[_KEY] = self.encoder.encode([self.wave(seg)])[0]
             self.seconds += time.perf_counter() - t0
         return seg.cache[_KEY]
 
@@ -45,13 +59,14 @@ def whisper_pass(ctx: Any) -> WhisperPass:
         from emofuse.experts import EXPERTS
 
         cfg = ctx.config
-        encoder = None
+        encoder, pad_s = None, 0.0
         if cfg.audio and ctx.has_audio and _KEY in EXPERTS.get(cfg.experts["audio"]).needs.shared:
-            encoder = getattr(ctx.expert("audio"), "encoder", None)
+            expert = ctx.expert("audio")
+            encoder, pad_s = getattr(expert, "encoder", None), expert.pad_s
         if encoder is None:
             from emofuse.experts.whisper_features import WhisperEncoder
 
             threads = ctx.resources.threads(cfg)
             encoder = ctx.resources.get((_KEY, threads), lambda: WhisperEncoder(threads=threads))
-        ctx.shared[_KEY] = WhisperPass(encoder)
+        ctx.shared[_KEY] = WhisperPass(encoder, pad_s if encoder is not None else 0.0)
     return ctx.shared[_KEY]

@@ -1,0 +1,104 @@
+"""Train fusion models of the zoo over the experts' outputs on analysed training media (b)+(c).
+
+Reads the analyses of the *training* clips (RAVDESS actors 01-14, FER2013 Training faces, MELD
+train sentences; built by ``build_composite.py --split train`` and ``build_words.py --split
+train`` and analysed with ``emofuse analyze``), turns every segment into one sample (per modality
+its ekman7 distribution, reliability and certainty: ``fusion_dataset(inputs="probs+quality")``),
+and trains each model with the one trainer, several seeds. Early stopping uses training actors
+12-14 held out of the fit; the validation clips (actors 15-18) are never seen here — they decide
+between the rule and the models in ``compare_fusion.py``.
+
+    python recipes/analysis_validation/train_fusion.py --runs runs --out runs/fusion_models
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from emofuse.analysis.fusion import refuse
+from emofuse.analysis.fusion_trained import fusion_dataset
+from emofuse.analysis.scoring import load_results
+from emofuse.models import create_model
+from emofuse.train.trainer import Trainer, TrainConfig
+
+SETS = ("train_composite", "train_words")
+EARLY_STOP_ACTORS = (12, 13, 14)
+MODELS = {"late_weighted": {"hidden": 32, "dropout": 0.2}, "gated": {"hidden": 32, "dropout": 0.2},
+          "early_concat": {"hidden": 32, "dropout": 0.2}}
+
+
+def file_labels(path: Path) -> dict[str, str]:
+    with path.open(encoding="utf-8") as fh:
+        return {r["file"]: r["label"] for r in csv.DictReader(fh)}
+
+
+def load_set(runs: Path, name: str, drop_text: bool = False) -> tuple[list, list, list]:
+    """Results, per-segment labels (the clip's label) and actor of each analysed clip of a set."""
+    labels = file_labels(runs / name / "labels.csv")
+    results, labs, actors = [], [], []
+    for res in load_results([runs / name / "analysis"]):
+        lab = labels.get(Path(res.source).name)
+        if lab is None or not res.segments:
+            continue
+        if drop_text:  # the same clip as analysed without speech recognition
+            res = refuse(res, lambda mods: (None, {}), drop=("text",))
+        results.append(res)
+        labs.append([lab] * len(res.segments))
+        actors.append(int(re.match(r"actor(\d+)", Path(res.source).name).group(1)))
+    return results, labs, actors
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=Path, default=Path("runs"))
+    ap.add_argument("--out", type=Path, default=Path("runs/fusion_models"))
+    ap.add_argument("--models", nargs="+", default=list(MODELS))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--inputs", default="probs+quality", choices=["probs", "probs+quality"])
+    ap.add_argument("--modality-dropout", type=float, default=0.2)
+    ap.add_argument("--epochs", type=int, default=200)
+    args = ap.parse_args()
+    results, labs, actors = [], [], []
+    for name in SETS:
+        for drop in (False, True) if name == "train_composite" else (False,):
+            r, lab, act = load_set(args.runs, name, drop)
+            results += r
+            labs += lab
+            actors += act
+    ds = fusion_dataset(results, labs, inputs=args.inputs, groups={"actor": actors})
+    actor = np.asarray(ds.groups["actor"]).astype(int)
+    stop = np.isin(actor, EARLY_STOP_ACTORS)
+    fit, early = ds.subset(np.where(~stop)[0]), ds.subset(np.where(stop)[0])
+    print(f"{len(ds)} segments from {len(results)} analyses: fit {len(fit)} (actors 1-11), "
+          f"early stopping {len(early)} (actors {EARLY_STOP_ACTORS})")
+    summary = {}
+    for model_name in args.models:
+        scores = []
+        for seed in args.seeds:
+            cfg = TrainConfig(epochs=args.epochs, batch_size=64, lr=3e-3, weight_decay=1e-3, patience=30,
+                              monitor="f1_macro", class_weights=True, modality_dropout=args.modality_dropout,
+                              seed=seed, progress=False, threads=1)
+            model = create_model(model_name, ds.spec, **MODELS.get(model_name, {}))
+            target = args.out / f"{model_name}_s{seed}"
+            res = Trainer(cfg).fit(model, fit, early, checkpoint_dir=target, card={
+                "inputs": args.inputs,
+                "training_data": {"sets": list(SETS), "fit_actors": "RAVDESS 01-11 + FER2013 Training + MELD train",
+                                  "early_stopping_actors": list(EARLY_STOP_ACTORS),
+                                  "note": "train_composite also enters with text dropped (as without ASR)"}})
+            scores.append(res.best_metrics.get("f1_macro", float("nan")))
+            print(f"{model_name} seed {seed}: early-stopping macro-F1 {scores[-1]:.3f} (epoch {res.best_epoch})")
+        summary[model_name] = {"early_stop_f1_macro_mean": float(np.mean(scores)),
+                               "early_stop_f1_macro_std": float(np.std(scores)), "seeds": args.seeds}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
