@@ -25,7 +25,7 @@ from emofuse.analysis.fusion import refuse
 from emofuse.analysis.fusion_trained import fusion_dataset
 from emofuse.analysis.scoring import load_results
 from emofuse.models import create_model
-from emofuse.train.trainer import Trainer, TrainConfig
+from emofuse.train.trainer import TrainConfig, Trainer
 
 SETS = ("train_composite", "train_words")
 EARLY_STOP_ACTORS = (12, 13, 14)

@@ -59,8 +59,14 @@ class AnalyzeConfig:
         fusion_model: A trained zoo checkpoint used instead of the rule (optional).
         experts: Registry name of the expert of each modality (``{"audio": "voice-ekman"}``
             changes one; the others keep their defaults; aliases such as ``voice`` accepted).
+        expert_weights: A weights directory per modality to load that modality's expert from
+            instead of its shipped weights (e.g. a head retrained without some speakers).
         priors: Fusion prior per modality overriding the one in the expert's model card.
         keep_frames: Keep the per-frame face timeline in the result.
+        thumbnails: Keep a small JPEG of the main face of each segment for the HTML report's
+            segment table. Off by default: face pixels identify a person beside sensitive
+            emotion data. When on they stay in memory and go only into the HTML report, never
+            into the JSON, CSV or Parquet outputs.
         threads: Decoder/ASR/encoder threads (0 = automatic).
         max_bytes: Largest input file accepted, bytes.
         max_pixels: Video frames larger than this (width × height) are not decoded: the face
@@ -85,8 +91,10 @@ class AnalyzeConfig:
     certainty_power: float = 1.0
     fusion_model: str | None = None
     experts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_EXPERTS))
+    expert_weights: dict[str, str] = field(default_factory=dict)
     priors: dict[str, float] = field(default_factory=dict)
     keep_frames: bool = True
+    thumbnails: bool = False
     threads: int = 0
     max_bytes: int = 20 * 2**30
     max_pixels: int = 8192 * 4608
@@ -108,6 +116,8 @@ class AnalyzeConfig:
             experts[canonical_modality(m, strict=True)] = str(name)
         self.experts = experts
         self.priors = {canonical_modality(m, strict=True): float(v) for m, v in dict(self.priors).items()}
+        self.expert_weights = {canonical_modality(m, strict=True): str(v)
+                               for m, v in dict(self.expert_weights).items()}
         bad = [m for m, v in self.priors.items() if not v >= 0]
         if bad:
             raise ConfigError(f"analyze: priors must be >= 0; got {[(m, self.priors[m]) for m in bad]}")

@@ -122,8 +122,9 @@ def _evidence(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | 
         if w_others > 1e-12:
             for o, w in others.items():
                 coef[o] += base[m] * n * w / w_others
-        else:  # nobody else has evidence: the absent class it is
+        else:  # nobody else has evidence: the absent class it is, on this modality's word
             fallback[k] += base[m] * n
+            coef[m] += base[m] * n
     fused = sum(coef[m] * q[m] for m in names) + fallback
     fused = fused / fused.sum()
     weights = {m: round(coef[m] / total, 4) for m in names}
@@ -195,12 +196,12 @@ class RuleFusion:
         return fuse(mods, self.priors, self.method, absent=self.absent, certainty_power=self.certainty_power)
 
 
-def card_fusion_facts(expert: str) -> tuple[float, str | None]:
-    """``(prior, absent_class)`` of a registered expert, read from its packaged card only."""
+def card_fusion_facts(expert: str, weights: str | None = None) -> tuple[float, str | None]:
+    """``(prior, absent_class)`` of a registered expert, read from its card only (packaged, or in ``weights``)."""
     from emofuse.experts import read_card, weights_dir
     from emofuse.experts.base import absent_class, card_prior
 
-    card = read_card(weights_dir(expert))
+    card = read_card(weights_dir(expert) if weights is None else weights)
     return card_prior(card), absent_class(card)
 
 
@@ -216,7 +217,7 @@ def make_fuser(cfg: Any, priors: Mapping[str, float] | None = None,
 
         return TrainedFusion(cfg.fusion_model)
     if priors is None or absent is None:
-        facts = {m: card_fusion_facts(name) for m, name in cfg.experts.items()}
+        facts = {m: card_fusion_facts(name, cfg.expert_weights.get(m)) for m, name in cfg.experts.items()}
         priors = priors if priors is not None else {m: f[0] for m, f in facts.items()}
         absent = absent if absent is not None else {m: f[1] for m, f in facts.items()}
     priors = {**priors, **cfg.priors}

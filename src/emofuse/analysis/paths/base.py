@@ -42,7 +42,7 @@ class Resources:
     """
 
     def __init__(self) -> None:
-        self._experts: dict[tuple[str, int], Any] = {}
+        self._experts: dict[tuple[str, int, str | None], Any] = {}
         self._other: dict[tuple[Any, ...], Any] = {}
 
     @staticmethod
@@ -50,15 +50,18 @@ class Resources:
         """Compute threads for experts and Whisper (``cfg.threads``, else all cores up to 4)."""
         return cfg.threads or min(4, os.cpu_count() or 1)
 
-    def expert(self, name: str, cfg: AnalyzeConfig) -> Any:
-        """The registered expert ``name`` with its shipped weights (threads as its ``needs`` say)."""
+    def expert(self, name: str, cfg: AnalyzeConfig, weights: str | None = None) -> Any:
+        """The registered expert ``name`` with its shipped weights or those in ``weights``.
+
+        Threads as its ``needs`` say; one instance per (name, threads, weights) in the process.
+        """
         from emofuse.experts import EXPERTS, load_expert
 
         needs = EXPERTS.get(name).needs
         threads = self.threads(cfg) if needs.threads else 0
-        key = (name, threads)
+        key = (name, threads, weights)
         if key not in self._experts:
-            self._experts[key] = load_expert(name, **({"threads": threads} if needs.threads else {}))
+            self._experts[key] = load_expert(name, weights, **({"threads": threads} if needs.threads else {}))
         return self._experts[key]
 
     def get(self, key: tuple[Any, ...], build: Any) -> Any:
@@ -102,7 +105,8 @@ class PathContext:
 
     def expert(self, modality: str) -> Any:
         """The configured expert of ``modality``, loaded once per process."""
-        return self.resources.expert(self.config.experts[modality], self.config)
+        return self.resources.expert(self.config.experts[modality], self.config,
+                                     self.config.expert_weights.get(modality))
 
 
 class ModalityPath(ABC):

@@ -1,0 +1,207 @@
+"""The evidence fusion rule, fusing saved results again, trained fusion over probs + quality, segment padding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emofuse.analysis.fusion import RuleFusion, certainty, fuse, make_fuser, refuse
+from emofuse.analysis.result import EKMAN, AnalysisResult, ModalityResult, SegmentResult
+from emofuse.errors import CheckpointError
+
+NEUTRAL, ANGER, HAPPY = EKMAN.index("neutral"), EKMAN.index("anger"), EKMAN.index("happiness")
+ABSENT = {"text": "neutral"}
+
+
+def reading(k: int, p: float, reliability: float = 1.0) -> ModalityResult:
+    v = np.full(7, (1 - p) / 6)
+    v[k] = p
+    return ModalityResult.from_probs(v, reliability=reliability)
+
+
+def top(probs: list[float] | None) -> str:
+    assert probs is not None
+    return EKMAN[int(np.argmax(probs))]
+
+
+def test_certainty_is_one_for_a_point_mass_and_zero_for_uniform() -> None:
+    assert certainty(np.eye(7)[2]) == pytest.approx(1.0)
+    assert certainty(np.full(7, 1 / 7)) == pytest.approx(0.0, abs=1e-9)
+    assert 0 < certainty([0.5, 0.5, 0, 0, 0, 0, 0]) < 1
+    # leaving a class out renormalises the rest over K - 1 classes
+    assert certainty([0.1, 0, 0, 0, 0, 0, 0.9], skip=6) == pytest.approx(1.0)
+
+
+def test_neutral_words_do_not_outvote_a_confident_voice() -> None:
+    mods = {"text": reading(NEUTRAL, 0.9), "audio": reading(ANGER, 0.7)}
+    priors = {"text": 0.48, "audio": 0.35}
+    lin, _ = fuse(mods, priors, "linear")
+    ev, w = fuse(mods, priors, "evidence", absent=ABSENT)
+    assert top(lin) == "neutral"  # the rule before: words with a larger prior win
+    assert top(ev) == "anger"
+    assert w["audio"] > 0.9 and sum(w.values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_words_alone_still_read_neutral_and_emotional_words_count() -> None:
+    p, w = fuse({"text": reading(NEUTRAL, 0.9)}, None, "evidence", absent=ABSENT)
+    assert top(p) == "neutral" and w == {"text": 1.0}
+    # words that carry an emotion are evidence like any other signal
+    p, w = fuse({"text": reading(HAPPY, 0.8), "audio": reading(HAPPY, 0.3)}, None, "evidence", absent=ABSENT)
+    assert top(p) == "happiness" and w["text"] > 0.5
+
+
+def test_an_uncertain_reading_counts_less_than_a_certain_one() -> None:
+    vague = ModalityResult.from_probs([0.16, 0.14, 0.14, 0.14, 0.14, 0.14, 0.14], reliability=1.0)
+    mods = {"face": vague, "audio": reading(HAPPY, 0.6)}
+    _, w1 = fuse(mods, None, "evidence", certainty_power=1.0)
+    _, w0 = fuse(mods, None, "evidence", certainty_power=0.0)
+    assert w0["face"] == pytest.approx(0.5, abs=1e-3)  # γ = 0: certainty ignored, equal weights
+    assert w1["face"] < 0.05 < w1["audio"]
+
+
+def test_the_absent_share_goes_to_the_other_signals_in_proportion() -> None:
+    mods = {"text": ModalityResult.from_probs([0, 0, 0, 0, 0, 0, 1], reliability=1.0),
+            "audio": reading(ANGER, 0.9), "face": reading(HAPPY, 0.9)}
+    _, w = fuse(mods, {"text": 1.0, "audio": 1.0, "face": 1.0}, "evidence", absent=ABSENT)
+    assert w["text"] == 0.0 and w["audio"] == pytest.approx(w["face"], abs=1e-3) == pytest.approx(0.5, abs=1e-3)
+
+
+def test_the_text_card_declares_neutral_as_absence() -> None:
+    from emofuse.analysis.fusion import card_fusion_facts
+    from emofuse.experts.base import absent_class
+
+    prior, absent = card_fusion_facts("text-goemotions")
+    assert absent == "neutral" and prior > 0
+    assert card_fusion_facts("face-fer2013")[1] is None
+    with pytest.raises(CheckpointError, match="not an ekman7 class"):
+        absent_class({"name": "x", "fusion": {"absent_class": "boredom"}})
+
+
+def _result() -> AnalysisResult:
+    res = AnalysisResult(source="clip.mp4", kind="video", duration=4.0)
+    for i, (t, a) in enumerate([(NEUTRAL, ANGER), (HAPPY, HAPPY), (NEUTRAL, NEUTRAL)]):
+        mods = {"text": reading(t, 0.8), "audio": reading(a, 0.6), "face": ModalityResult.missing("no face")}
+        res.segments.append(SegmentResult(index=i, start=float(i), end=i + 1.0, modalities=mods))
+    return res
+
+
+def test_refuse_changes_only_the_fused_part_and_drop_removes_a_modality() -> None:
+    res = _result()
+    lin = refuse(res, RuleFusion("linear", {"text": 0.48, "audio": 0.35}))
+    ev = refuse(res, RuleFusion("evidence", {"text": 0.48, "audio": 0.35}, ABSENT))
+    assert [s.label for s in lin.segments] == ["neutral", "happiness", "neutral"]
+    assert [s.label for s in ev.segments] == ["anger", "happiness", "neutral"]
+    assert res.segments[0].label is None  # the input is not modified
+    assert ev.segments[0].modalities["audio"].probs == res.segments[0].modalities["audio"].probs
+    no_text = refuse(res, RuleFusion("linear"), drop=("text",))
+    assert all(not s.modalities["text"].ok and set(s.weights) == {"audio"} for s in no_text.segments)
+
+
+def test_the_session_fuses_like_refuse_with_the_config_fuser() -> None:
+    from emofuse.analysis.config import AnalyzeConfig
+    from emofuse.analysis.pipeline import analyze_text
+
+    out = analyze_text("I am so angry with you, this is outrageous!")
+    again = refuse(out, make_fuser(AnalyzeConfig.from_dict(out.config)))
+    assert [s.probs for s in again.segments] == [s.probs for s in out.segments]
+    assert out.config["fusion"] == "evidence"
+
+
+def test_score_analyses_compares_fusions_without_analysing_again(tmp_path: Path) -> None:
+    from emofuse.analysis.scoring import LabelSpan, score_analyses
+
+    res = _result()
+    labels = [LabelSpan("clip.mp4", lab, float(i), i + 1.0) for i, lab in enumerate(["anger", "happiness", "neutral"])]
+    priors = {"text": 0.48, "audio": 0.35}
+    lin = score_analyses([res], labels, fuser=RuleFusion("linear", priors))
+    ev = score_analyses([res], labels, fuser=RuleFusion("evidence", priors, ABSENT))
+    assert lin["overall"]["fused"]["accuracy"] == pytest.approx(2 / 3)
+    assert ev["overall"]["fused"]["accuracy"] == pytest.approx(1.0)
+    dropped = score_analyses([res], labels, fuser=RuleFusion("linear", priors), drop=("text",))
+    assert "text" not in dropped["modalities"] or dropped["overall"]["text"]["n"] == 0
+
+
+def test_trained_fusion_reads_probs_and_quality(tmp_path: Path) -> None:
+    from emofuse import create_model
+    from emofuse.analysis.fusion_trained import TrainedFusion, fusion_dataset, modality_features
+    from emofuse.train import TrainConfig, Trainer
+
+    rng = np.random.default_rng(0)
+
+    def results(n: int) -> tuple[list, list]:
+        # the voice is right when it is reliable and noise when it is not: only quality tells them apart
+        res = AnalysisResult(source="c.wav", kind="audio", duration=float(n))
+        labels = []
+        for i in range(n):
+            k, good = int(rng.integers(7)), bool(rng.random() < 0.5)
+            v = np.eye(7)[k] * 0.6 + 0.4 / 7 if good else rng.dirichlet(np.ones(7) * 0.3)
+            mods = {"audio": ModalityResult.from_probs(v / v.sum(), reliability=0.95 if good else 0.05)}
+            res.segments.append(SegmentResult(index=i, start=float(i), end=i + 1.0, modalities=mods))
+            labels.append(EKMAN[k] if good else EKMAN[int(np.argmax(v))])
+        return [res], [labels]
+
+    train = fusion_dataset(*results(300), inputs="probs+quality")
+    valid = fusion_dataset(*results(100), inputs="probs+quality")
+    assert train.features["audio"].shape == (300, 9)
+    assert modality_features(ModalityResult.missing("x")) == [0.0] * 9
+    model = create_model("late_weighted", train.spec, tiny=True)
+    Trainer(TrainConfig(epochs=40, lr=1e-2, progress=False, seed=0)).fit(model, train, valid,
+                                                                           checkpoint_dir=tmp_path / "f")
+    fusion = TrainedFusion(tmp_path / "f")
+    assert fusion.inputs == "probs+quality"
+    probs, weights = fusion({"audio": reading(ANGER, 0.7, reliability=0.9)})
+    assert top(probs) == "anger" and set(weights) == {"audio"}
+
+
+def test_pad_silence() -> None:
+    from emofuse.media.audio import pad_silence
+
+    x = np.ones(100, np.float32)
+    y = pad_silence(x, 0.5)
+    assert len(y) == 100 + 2 * 8000 and y[:8000].max() == 0 and y[8000:8100].min() == 1
+    assert pad_silence(x, 0.0) is not None and len(pad_silence(x, 0.0)) == 100
+
+
+def test_the_voice_expert_reads_the_segment_with_its_card_padding() -> None:
+    from emofuse.analysis.paths.voice import VoicePath
+    from emofuse.experts import load_expert
+    from emofuse.media.segment import Segment
+
+    assert load_expert("voice-whisper").pad_s == 1.0  # from its card (preprocessing.segment_pad_s)
+    seen: list[int] = []
+
+    class _Expert:
+        name, prior, pad_s = "fake", 0.3, 0.5
+
+        class needs:  # noqa: N801 - mimics ExpertNeeds
+            shared = ()
+
+        def predict(self, items, shared=None):
+            seen.append(len(items[0][0]))
+            return type("Out", (), {"expert": "fake", "ekman": np.full((1, 7), 1 / 7), "info": {}})()
+
+    path = VoicePath.__new__(VoicePath)
+    VoicePath.__mro__[1].__init__(path)
+    path.expert, path.share = _Expert(), False
+    seg = Segment(start=1.0, end=2.0, source="vad", audio=np.ones(16000, np.float32), speech_prob=0.9)
+    res = path.read([seg])[0]
+    assert res.ok and seen == [16000 + 2 * 8000]
+    assert res.quality["duration_s"] == pytest.approx(1.0)  # quality describes the speech, not the padding
+
+
+def test_batch_finds_transcripts_by_stem_and_resumes_on_their_content(tmp_path: Path) -> None:
+    from emofuse.analysis.batch import _content, find_transcript
+
+    media = tmp_path / "clip.wav"
+    media.write_bytes(b"RIFF")
+    tdir = tmp_path / "tx"
+    tdir.mkdir()
+    assert find_transcript(tdir, media) is None
+    (tdir / "clip.txt").write_text("hello there", encoding="utf-8")
+    (tdir / "clip.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n", encoding="utf-8")
+    assert find_transcript(tdir, media) == tdir / "clip.srt"  # .srt before .txt
+    key = _content(media, tdir / "clip.srt")
+    (tdir / "clip.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nbye now\n", encoding="utf-8")
+    assert _content(media, tdir / "clip.srt") != key  # an edited transcript is analysed again
