@@ -105,8 +105,9 @@ def test_plot_text_only_uses_segment_index(tmp_path, text_result):
     bottom = fig.axes[-1]
     assert bottom.get_xlabel() == "segment"
     assert bottom.get_xlim() == (0.0, 3.0)
-    notes = [t.get_text() for ax in fig.axes for t in ax.texts]
-    assert "voice missing: text input" in notes and "face missing: text input" in notes
+    # a text has no voice or face: no panels for them, the reason said once above the plot
+    assert [ax.get_ylabel() for ax in fig.axes] == ["fused", "weights", "text"]
+    assert fig.axes[0].get_title(loc="left") == "not analysed: voice (text input) · face (text input)"
 
 
 def test_plot_long_media_is_fast_and_uses_clock_ticks(tmp_path):
@@ -149,7 +150,7 @@ def test_html_is_self_contained_and_escaped(tmp_path, video_result):
 
 def test_html_whole_input_missing_and_truncation(tmp_path, text_result):
     page = write_html(text_result, tmp_path / "t.html", max_rows=2).read_text(encoding="utf-8")
-    assert "missing for the whole input: text input" in page
+    assert "<dt>not analysed</dt><dd><b>voice</b>: text input<br><b>face</b>: text input</dd>" in page
     assert "Table cut at 2 of 3 segments" in page
     assert "sentence 0" in page and "sentence 2" not in page
 

@@ -4,8 +4,15 @@ The timeline (:mod:`emofuse.analysis.timeline`), the HTML report
 (:mod:`emofuse.analysis.report_html`) and the terminal table (:mod:`emofuse.analysis.table`)
 read their colours and formats from here, so the three views agree. Modalities are named with
 :data:`emofuse.modalities.DISPLAY_NAMES` (the audio modality reads as ``voice``); a view lists
-the modalities a result holds (:meth:`~emofuse.analysis.result.AnalysisResult.modality_names`),
-so a fourth modality (``physio``) gets its row, panel and column without a change here.
+the modalities a result holds (:meth:`~emofuse.analysis.result.AnalysisResult.modality_names`)
+less those the input does not have (:func:`shown_modalities`: an audio file has no face row,
+column or panel; the reason is said once), so a fourth modality (``physio``) gets its row,
+panel and column without a change here.
+
+The emotion colours are the Okabe–Ito palette (Okabe & Ito 2008, "Color Universal Design"),
+which stays distinguishable with red–green and blue–yellow colour blindness (the earlier
+tab10-like palette showed anger and disgust in nearly one colour to deuteranopes). Neutral is a
+dark grey, clear of the hatched light grey of a missing modality.
 
 Example:
     >>> from emofuse.analysis.result import AnalysisResult, SegmentResult
@@ -32,18 +39,20 @@ __all__ = [
     "display_name",
     "fmt_time",
     "modality_color",
+    "shown_modalities",
     "summary_counts",
 ]
 
-#: One fixed colour per ``ekman7`` emotion, used by every panel of the plot and by the HTML report.
+#: One fixed colour per ``ekman7`` emotion (Okabe–Ito, colour-blind safe), used by every panel of
+#: the plot, the HTML report and the terminal table.
 EMOTION_COLORS: dict[str, str] = {
-    "anger": "#d62728",
-    "disgust": "#6b8e23",
-    "fear": "#8e63b5",
-    "happiness": "#f2c230",
-    "sadness": "#2f7fc1",
-    "surprise": "#ff8c1a",
-    "neutral": "#a6a6a6",
+    "anger": "#d55e00",
+    "disgust": "#009e73",
+    "fear": "#cc79a7",
+    "happiness": "#f0e442",
+    "sadness": "#0072b2",
+    "surprise": "#e69f00",
+    "neutral": "#666666",
 }
 #: Fill and hatch colours of a "modality missing" box.
 MISSING_COLOR: tuple[str, str] = ("#f0f0f0", "#b5b5b5")
@@ -118,6 +127,16 @@ def index_axis(result: AnalysisResult) -> bool:
 def media_length(result: AnalysisResult) -> float:
     """The media duration, or the end of the last segment when the duration is unknown."""
     return max([result.duration, *(s.end for s in result.segments)])
+
+
+def shown_modalities(result: AnalysisResult) -> tuple[str, ...]:
+    """The modalities a view gives a row, column or panel: those of the result the input has.
+
+    A modality missing for the whole input (``result.modalities``: no video stream in an audio
+    file, no voice in a text) is left out; views name it once with its reason instead. One
+    that is present but missing on some segments stays, with the reason on those segments.
+    """
+    return tuple(m for m in result.modality_names() if m not in result.modalities)
 
 
 def modality(seg: SegmentResult, name: str) -> ModalityResult:

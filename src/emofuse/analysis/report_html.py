@@ -1,9 +1,14 @@
-"""A single self-contained HTML report of an analysis result.
+"""A single self-contained HTML report of an analysis result, written for readers who are not ML experts.
 
 :func:`write_html` writes inline CSS, the timeline embedded as a ``data:`` URI, no scripts and
-nothing fetched from the network. Every text from the input is HTML-escaped. The modality rows
-and columns are the modalities the result holds
-(:meth:`~emofuse.analysis.result.AnalysisResult.modality_names`).
+nothing fetched from the network. Every text from the input is HTML-escaped. The page says how
+to read it (labels and their confidence, fusion weights, what the estimates are not), has one
+colour legend for the timeline and the tables (the palette of
+:mod:`~emofuse.analysis.report_common`), and ends with what each expert was validated on, read
+from its model card (:mod:`~emofuse.analysis.report_cards`). The modality rows and columns are
+those the input has (:func:`~emofuse.analysis.report_common.shown_modalities`); a modality the
+input lacks is named once with its reason. Face thumbnails appear in the segment table only
+when the analysis kept them (the ``thumbnails`` setting).
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from emofuse.analysis.report_cards import cards_html
 from emofuse.analysis.report_common import (
+    MISSING_COLOR,
     color,
     display_name,
     fmt_duration,
@@ -23,6 +30,8 @@ from emofuse.analysis.report_common import (
     index_axis,
     media_length,
     modality,
+    modality_color,
+    shown_modalities,
     summary_counts,
     weights_text,
 )
@@ -48,7 +57,21 @@ dl.meta dd { margin: 0; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; vertical-align: -1px;
           margin-right: 4px; border: 1px solid rgba(0,0,0,.15); }
 .legend span.item { margin-right: 14px; white-space: nowrap; }
-.swatch.missing { background: repeating-linear-gradient(45deg, #f0f0f0 0 3px, #b5b5b5 3px 4px); }
+.swatch.missing { background: repeating-linear-gradient(45deg, @missing_fill@ 0 3px, @missing_hatch@ 3px 4px); }
+.legend { margin: 8px 0; }
+section.howto { max-width: 900px; }
+section.howto dt { font-weight: 600; margin-top: 8px; }
+section.howto dd { margin: 2px 0 0 0; }
+img.thumb { width: 48px; height: 48px; border-radius: 3px; float: left; margin: 0 8px 2px 0;
+            border: 1px solid var(--line); }
+section.card { margin: 12px 0 20px; max-width: 1000px; }
+section.card h3 .sub { font-weight: normal; color: var(--muted); margin-left: 6px; }
+table.card th { position: static; background: none; color: var(--muted); font-weight: normal; width: 9em; }
+table.card ul, details ul { margin: 0; padding-left: 18px; }
+details { margin-top: 6px; font-size: 13px; }
+details h4 { margin: 8px 0 2px; font-size: 13px; }
+.path { color: var(--muted); font-size: 11px; margin-left: 4px; }
+p.intro { max-width: 900px; }
 ul.warn { margin: 4px 0; padding-left: 20px; color: #8a5a00; }
 img.timeline { max-width: 100%; height: auto; border: 1px solid var(--line); }
 table { border-collapse: collapse; width: 100%; }
@@ -70,6 +93,44 @@ footer { margin-top: 32px; color: var(--muted); font-size: 12px; border-top: 1px
          padding-top: 8px; }
 """
 
+_HOW_TO_READ = """<section class="howto">
+<h2>How to read this report</h2>
+<dl>
+<dt>Labels</dt>
+<dd>Each segment of the recording gets one of seven labels: anger, disgust, fear, happiness, sadness,
+surprise or neutral. The <i>fused</i> label combines the signals; the other columns show what each
+signal suggests on its own.</dd>
+<dt>Confidence</dt>
+<dd>The number after a label, from 0 to 1, is a probability, not a certainty. For one signal it is
+that expert's calibrated probability: on the expert's validation data, labels given with 0.7 were
+right about 7 times in 10. On recordings unlike that data it is less trustworthy. For the fused
+label it is the share the combined estimate gives that label; a low number means the signals
+disagree or are unsure.</dd>
+<dt>Fusion weights</dt>
+<dd>How much each signal counted in the fused label of that segment; they add up to 1. A signal
+weighs little, or nothing, when it is missing (no face in view, no speech), of low quality (a
+small, blurred or turned-away face; noisy or unclear speech) or uninformative there (words that
+carry no emotion, a reading spread over several emotions); a signal whose expert did worse in
+validation counts less throughout.</dd>
+<dt>Missing</dt>
+<dd>&ldquo;missing: &hellip;&rdquo; says why a signal could not be read on a segment; the timeline
+shows it as a hatched grey box.</dd>
+<dt>Expressed, not felt</dt>
+<dd>These are estimates of the emotion a person <em>expresses</em> in words, voice and face, as the
+people who labelled the experts' training data would read it. They do not say what anyone feels
+inside; people show emotions differently across cultures, ages, situations and health.</dd>
+<dt>Not for decisions about people</dt>
+<dd>Errors are common (see the experts' validation figures at the end). Do not use this report to
+make or support decisions about individuals, such as hiring, grading, health, policing, security,
+credit or customer scoring.</dd>
+</dl>
+</section>"""
+
+
+def _css() -> str:
+    fill, hatch = MISSING_COLOR
+    return _CSS.replace("@missing_fill@", fill).replace("@missing_hatch@", hatch)
+
 
 def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
@@ -89,10 +150,23 @@ def _label_cell(label: str | None, conf: float | None) -> str:
             f'<div class="bar"><div style="width:{pct:.0f}%;background:{color(label)}"></div></div>')
 
 
-def _modality_cell(r: ModalityResult) -> str:
+def _modality_cell(r: ModalityResult, when: str) -> str:
     if not r.ok:
         return f'<span class="missing">missing: {_esc(r.reason or "missing")}</span>'
-    return _label_cell(r.label, r.confidence)
+    thumb = ""
+    if r.thumbnail and r.thumbnail.startswith("data:image/jpeg;base64,"):
+        thumb = f'<img class="thumb" alt="main face, {_esc(when)}" src="{_esc(r.thumbnail)}">'
+    return thumb + _label_cell(r.label, r.confidence)
+
+
+def _legend(mods: Sequence[str]) -> str:
+    """The one colour legend of the page: the emotions, a missing signal, the weight strip."""
+    items = [f'<span class="item">{_swatch(c)}{_esc(c)}</span>' for c in EKMAN]
+    items.append('<span class="item"><span class="swatch missing"></span>missing signal</span>')
+    items += [f'<span class="item"><span class="swatch" style="background:{modality_color(m, k)}"></span>'
+              f"{_esc(display_name(m))} weight</span>" for k, m in enumerate(mods)]
+    return ('<p class="legend"><b>Colours</b> (timeline and tables; the emotion palette reads for colour-blind '
+            "eyes too): " + "".join(items) + "</p>")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -122,15 +196,11 @@ def _value_text(v: Any) -> str:
 
 
 def _modality_summary(result: AnalysisResult) -> list[str]:
-    """One HTML line per modality: present on how many segments, or missing with the reason."""
+    """One HTML line per modality the input has: present on how many segments, why missing on others."""
     n = len(result.segments)
     lines = []
-    for m in result.modality_names():
+    for m in shown_modalities(result):
         name = _esc(display_name(m))
-        if m in result.modalities:
-            lines.append(f'<b>{name}</b>: <span class="missing">missing for the whole input: '
-                         f"{_esc(result.modalities[m])}</span>")
-            continue
         ok = sum(modality(s, m).ok for s in result.segments)
         reasons: dict[str, int] = {}
         for s in result.segments:
@@ -151,10 +221,14 @@ def write_html(result: AnalysisResult, path: str | Path, *, max_rows: int = _MAX
     """Write a single self-contained HTML report of a result.
 
     The page holds a header (input, kind, duration, dominant emotion, per-modality availability
-    with reasons, warnings), the timeline PNG embedded as a ``data:`` URI, the emotion colour
-    legend, the per-segment table (time, transcript, fused label and confidence, each modality's
-    label or why it is missing, fusion weights; at most ``max_rows`` rows), the settings and
-    timings. It has inline CSS only: no scripts, fonts, or anything loaded from the network.
+    with reasons, the modalities not analysed and why, warnings), how to read the report, the one
+    colour legend, the timeline PNG embedded as a ``data:`` URI (drawn without its own legend),
+    the per-segment table (time, transcript, fused label and confidence, each modality's label or
+    why it is missing, with the main face's thumbnail when the analysis kept one, fusion weights;
+    at most ``max_rows`` rows), one small table per expert used (what it was trained and
+    validated on, its headline figure, main limits, licence: read from its model card), the
+    settings and timings. Modalities missing for the whole input get no column or panel.
+    It has inline CSS only: no scripts, fonts, or anything loaded from the network.
     All text from the input is HTML-escaped. When matplotlib is missing the page is written
     without the timeline image.
 
@@ -172,15 +246,16 @@ def write_html(result: AnalysisResult, path: str | Path, *, max_rows: int = _MAX
     name = Path(result.source).name or result.source or "<input>"
     dom = result.dominant()
 
+    modality_names = shown_modalities(result)
     try:
-        png = base64.b64encode(png_bytes(result)).decode("ascii")
-        timeline = (f'<img class="timeline" alt="emotion timeline" '
-                    f'src="data:image/png;base64,{png}">')
+        png = base64.b64encode(png_bytes(result, legend=False)).decode("ascii")
+        panels = ", ".join(display_name(m) for m in modality_names)
+        alt = ("Emotion timeline: the fused emotion mix of each segment over time, the fusion weights under it"
+               + (f", then one panel per signal ({panels})" if panels else "") + ".")
+        timeline = f'<img class="timeline" alt="{_esc(alt)}" src="data:image/png;base64,{png}">'
     except ImportError as err:
         timeline = f'<p class="note">Timeline not drawn: {_esc(err)}</p>'
-
-    legend = "".join(f'<span class="item">{_swatch(c)}{_esc(c)}</span>' for c in EKMAN)
-    legend += '<span class="item"><span class="swatch missing"></span>missing modality</span>'
+    legend = _legend(modality_names)
 
     counts = summary_counts(result)
     total = sum(counts.values())
@@ -197,8 +272,11 @@ def write_html(result: AnalysisResult, path: str | Path, *, max_rows: int = _MAX
         ("duration" if not by_index else "length", _esc(length) + ("" if by_index else f", {len(segs)} segments")),
         ("dominant emotion", f"{_swatch(dom)}<b>{_esc(dom)}</b>" if dom else '<span class="missing">none</span>'),
         ("fused labels", share),
-        ("modalities", "<br>".join(_modality_summary(result))),
+        ("modalities", "<br>".join(_modality_summary(result)) or '<span class="missing">none</span>'),
     ]
+    if result.modalities:
+        meta.append(("not analysed", "<br>".join(f"<b>{_esc(display_name(m))}</b>: {_esc(r)}"
+                                                 for m, r in result.modalities.items())))
     if result.faces:
         meta.append(("faces", "<br>".join(
             _esc(f"{'main face' if f.get('main') else 'face'} #{f.get('id')}: {f.get('first', 0):.1f}–"
@@ -212,12 +290,11 @@ def write_html(result: AnalysisResult, path: str | Path, *, max_rows: int = _MAX
         warn_html = f'<h2>Warnings ({len(result.warnings)})</h2><ul class="warn">{items}</ul>'
 
     shown = segs[:max_rows]
-    modality_names = result.modality_names()
     rows = []
     for s in shown:
         time = f"#{s.index}" if by_index else f"{fmt_time(s.start)}–{fmt_time(s.end)}"
         text = _esc(s.text) if s.text else '<span class="missing">—</span>'
-        mods = "".join(f"<td>{_modality_cell(modality(s, m))}</td>" for m in modality_names)
+        mods = "".join(f"<td>{_modality_cell(modality(s, m), time)}</td>" for m in modality_names)
         rows.append(f'<tr><td class="time">{_esc(time)}</td><td class="text">{text}</td>'
                     f"<td>{_label_cell(s.label, s.confidence)}</td>{mods}"
                     f'<td class="w">{_esc(weights_text(result, s))}</td></tr>')
@@ -236,6 +313,11 @@ def write_html(result: AnalysisResult, path: str | Path, *, max_rows: int = _MAX
                          for k, v in result.timings.items() if isinstance(v, (int, float))])
     media = _kv_table([(k, _value_text(v)) for k, v in _flatten(result.media)])
     version = f" {result.version}" if result.version else ""
+    experts = cards_html(result)
+    faces_note = ""
+    if any(r.thumbnail for s in shown for r in s.modalities.values()):
+        faces_note = (" This page shows pictures of faces (the thumbnails setting): share it only with people who "
+                      "may see them; the JSON, CSV and Parquet outputs hold no face pixels.")
 
     page = f"""<!DOCTYPE html>
 <html lang="en">
@@ -243,7 +325,7 @@ def write_html(result: AnalysisResult, path: str | Path, *, max_rows: int = _MAX
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_esc(name)} — emofuse analysis</title>
-<style>{_CSS}</style>
+<style>{_css()}</style>
 </head>
 <body>
 <header>
@@ -252,12 +334,14 @@ def write_html(result: AnalysisResult, path: str | Path, *, max_rows: int = _MAX
 <dl class="meta">{meta_html}</dl>
 </header>
 {warn_html}
+{_HOW_TO_READ}
 <h2>Timeline</h2>
+{legend}
 {timeline}
-<div class="legend">{legend}</div>
 <h2>Segments ({len(segs)})</h2>
 {trunc}
 {table}
+{experts}
 <h2>Settings</h2>
 <div class="cols">
 <div><h3>Configuration</h3>{settings}</div>
@@ -265,7 +349,7 @@ def write_html(result: AnalysisResult, path: str | Path, *, max_rows: int = _MAX
 <div><h3>Media</h3>{media}</div>
 </div>
 <footer>Produced by emofuse{_esc(version)}. The analysis ran locally on this machine; nothing was sent
-anywhere. This page is self-contained: it loads no scripts, fonts or images from the network.</footer>
+anywhere. This page is self-contained: it loads no scripts, fonts or images from the network.{faces_note}</footer>
 </body>
 </html>
 """

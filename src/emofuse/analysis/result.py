@@ -90,6 +90,9 @@ class ModalityResult:
         quality: The raw quality signals (e.g. ``speech_prob``, ``asr_logprob``, ``face_score``,
             ``face_px``, ``blur``, ``n_frames``).
         expert: Registry name of the expert that produced ``probs``.
+        thumbnail: A small JPEG of the main face as a ``data:`` URI (face path, only with the
+            ``thumbnails`` setting). Face pixels stay in memory for the HTML report: they are
+            never written to the JSON, CSV or Parquet outputs and take no part in comparisons.
     """
 
     status: str = "missing"
@@ -100,6 +103,7 @@ class ModalityResult:
     reliability: float = 0.0
     quality: dict[str, float] = field(default_factory=dict)
     expert: str | None = None
+    thumbnail: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def missing(cls, reason: str, **quality: float) -> ModalityResult:
@@ -233,6 +237,9 @@ class AnalysisResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the ``.json`` output), with a format tag."""
         d = asdict(self)
+        for seg in d["segments"]:  # face pixels never leave memory through the data outputs
+            for r in seg["modalities"].values():
+                r.pop("thumbnail", None)
         d["classes"] = list(self.classes)
         return {"format": RESULT_FORMAT, "format_version": RESULT_FORMAT_VERSION, **d}
 

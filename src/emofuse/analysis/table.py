@@ -18,6 +18,7 @@ from emofuse.analysis.report_common import (
     index_axis,
     media_length,
     modality,
+    shown_modalities,
 )
 from emofuse.analysis.result import AnalysisResult, SegmentResult
 
@@ -55,7 +56,7 @@ def print_table(result: AnalysisResult, console: Console | None = None, max_rows
     console = console or Console()
     segs = result.segments
     by_index = index_axis(result)
-    mods = [m for m in result.modality_names() if m not in result.modalities]
+    mods = list(shown_modalities(result))
 
     max_rows = max(1, int(max_rows))
     if len(segs) <= max_rows:

@@ -1,8 +1,10 @@
 """The emotion timeline of an analysis result as a PNG (matplotlib, Agg canvas, no pyplot).
 
 :func:`plot_timeline` draws the fused ``ekman7`` distribution over time (with the fusion weights
-in a thin strip under it), then one panel per modality the result holds (text, voice, face,
-and physio when present). Segments where a modality is missing are shown as hatched grey boxes.
+in a thin strip under it), then one panel per modality the input has (text, voice, face, and
+physio when present; :func:`~emofuse.analysis.report_common.shown_modalities`): a modality the
+input lacks (no video stream, no voice in a text) is named once, with its reason, above the plot.
+Segments where a modality is missing are shown as hatched grey boxes.
 Matplotlib is imported lazily, only when a plot is drawn (``pip install 'emofuse[plots]'``).
 """
 
@@ -22,6 +24,7 @@ from emofuse.analysis.report_common import (
     media_length,
     modality,
     modality_color,
+    shown_modalities,
     title,
 )
 from emofuse.analysis.result import EKMAN, AnalysisResult
@@ -37,6 +40,8 @@ _NICE_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800,
 # figure height: 7.4 in for the fused panel, the weight strip and three modality panels; each
 # further modality panel adds this much
 _BASE_HEIGHT_IN, _PANEL_HEIGHT_IN = 7.4, 1.4
+# never lower than with one modality panel (the legend and the title need the room)
+_MIN_HEIGHT_IN = _BASE_HEIGHT_IN - 2 * _PANEL_HEIGHT_IN
 
 
 def _mpl_escape(text: str) -> str:
@@ -165,13 +170,15 @@ def _face_frames(result: AnalysisResult) -> tuple[np.ndarray, np.ndarray, np.nda
     return t, ends, probs
 
 
-def plot_timeline(result: AnalysisResult, path: str | Path | None = None, *, dpi: int = 110) -> Figure:
+def plot_timeline(result: AnalysisResult, path: str | Path | None = None, *, dpi: int = 110,
+                  legend: bool = True) -> Figure:
     """Draw the emotion timeline of a result (and save it as PNG when ``path`` is given).
 
     Panels, sharing the time axis: ``fused`` (the fused ``ekman7`` distribution as stacked bars,
     one step per segment), a thin ``weights`` strip with the fusion weight of each modality, then
-    one panel per modality of the result (:meth:`~emofuse.analysis.result.AnalysisResult.modality_names`:
-    ``text``, ``voice``, ``face``, ``physio``...). Gaps between segments stay empty; a modality missing on a
+    one panel per modality the input has (:func:`~emofuse.analysis.report_common.shown_modalities`:
+    ``text``, ``voice``, ``face``, ``physio``...; those missing for the whole input are named above the
+    fused panel). Gaps between segments stay empty; a modality missing on a
     segment is a hatched grey box. The face panel shows the per-frame face timeline
     (``result.frames``) when it holds probabilities. Text input (no durations) is plotted against
     the segment index. The figure is drawn with the Agg canvas and never touches pyplot, and each
@@ -181,6 +188,8 @@ def plot_timeline(result: AnalysisResult, path: str | Path | None = None, *, dpi
         result: The analysis result.
         path: Where to write the PNG (``None``: only return the figure).
         dpi: Resolution of the figure.
+        legend: Draw the colour legend under the panels (the HTML report draws its one legend
+            itself and embeds the plot without it).
 
     Returns:
         The :class:`matplotlib.figure.Figure`.
@@ -193,7 +202,7 @@ def plot_timeline(result: AnalysisResult, path: str | Path | None = None, *, dpi
     from matplotlib.patches import Patch
 
     width_in = 12.0
-    mods = result.modality_names()
+    mods = shown_modalities(result)
     segs = result.segments
     n = len(segs)
     by_index = index_axis(result)
@@ -209,7 +218,7 @@ def plot_timeline(result: AnalysisResult, path: str | Path | None = None, *, dpi
     min_gap = span / (width_in * dpi * 0.85)  # about one pixel of the plotting area
     x0, x1 = _spans(starts, ends, min_gap)
 
-    height_in = _BASE_HEIGHT_IN + _PANEL_HEIGHT_IN * (len(mods) - 3)
+    height_in = max(_MIN_HEIGHT_IN, _BASE_HEIGHT_IN + _PANEL_HEIGHT_IN * (len(mods) - 3) - 0.5 * (not legend))
     fig = figure_cls(figsize=(width_in, height_in), dpi=dpi, layout="constrained")
     canvas_cls(fig)
     grid = fig.add_gridspec(2 + len(mods), 1, height_ratios=[1.25, 0.3, *([1] * len(mods))])
@@ -239,9 +248,10 @@ def plot_timeline(result: AnalysisResult, path: str | Path | None = None, *, dpi
                 _draw_stack(ax, x0, x1, probs)
     else:
         _panel_note(ax_fused, "no segments")
-    for m, reason in result.modalities.items():
-        if m in panels:
-            _panel_note(panels[m], f"{display_name(m)} missing: {reason}")
+    absent = [f"{display_name(m)} ({reason})" for m, reason in result.modalities.items()]
+    if absent:
+        ax_fused.set_title(_mpl_escape("not analysed: " + " · ".join(absent)), loc="left", fontsize=8.5,
+                           color="#555555")
 
     names = {"fused": "fused", "weights": "weights", **{m: display_name(m) for m in mods}}
     axes.update(panels)
@@ -270,12 +280,14 @@ def plot_timeline(result: AnalysisResult, path: str | Path | None = None, *, dpi
     else:
         bottom.set_xlabel(_setup_time_axis(bottom, span), fontsize=9)
 
-    face, edge = MISSING_COLOR
-    handles = [Patch(facecolor=color(c), label=c) for c in EKMAN]
-    handles.append(Patch(facecolor=face, edgecolor=edge, hatch="///", label="missing"))
-    handles += [Patch(facecolor=modality_color(m, k), label=f"{display_name(m)} weight") for k, m in enumerate(mods)]
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8.5, frameon=False,
-               handlelength=1.4, columnspacing=1.2)
+    if legend:
+        face, edge = MISSING_COLOR
+        handles = [Patch(facecolor=color(c), label=c) for c in EKMAN]
+        handles.append(Patch(facecolor=face, edgecolor=edge, hatch="///", label="missing"))
+        handles += [Patch(facecolor=modality_color(m, k), label=f"{display_name(m)} weight")
+                    for k, m in enumerate(mods)]
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8.5, frameon=False,
+                   handlelength=1.4, columnspacing=1.2)
     fig.suptitle(_mpl_escape(title(result)), fontsize=12)
 
     if path is not None:
@@ -283,13 +295,13 @@ def plot_timeline(result: AnalysisResult, path: str | Path | None = None, *, dpi
     return fig
 
 
-def png_bytes(result: AnalysisResult, dpi: int = 110) -> bytes:
-    """The timeline PNG as bytes (for embedding).
+def png_bytes(result: AnalysisResult, dpi: int = 110, *, legend: bool = True) -> bytes:
+    """The timeline PNG as bytes (for embedding; ``legend`` as in :func:`plot_timeline`).
 
     Raises:
         ImportError: matplotlib is not installed.
     """
-    fig = plot_timeline(result, dpi=dpi)
+    fig = plot_timeline(result, dpi=dpi, legend=legend)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     return buf.getvalue()
