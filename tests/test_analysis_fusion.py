@@ -205,3 +205,22 @@ def test_batch_finds_transcripts_by_stem_and_resumes_on_their_content(tmp_path: 
     key = _content(media, tdir / "clip.srt")
     (tdir / "clip.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nbye now\n", encoding="utf-8")
     assert _content(media, tdir / "clip.srt") != key  # an edited transcript is analysed again
+
+
+def test_a_transcript_cue_hands_the_voice_expert_its_voice_activity_only() -> None:
+    from emofuse.data.synth_media import demo_speech
+    from emofuse.media.segment import Segmenter
+
+    speech, sr = demo_speech()
+    speech = speech[: int(4.3 * sr)] if sr == 16000 else None
+    assert speech is not None
+    silence = np.zeros(2 * 16000, np.float32)
+    x = np.concatenate([silence, speech, silence])  # 2 s of silence around the first sentence
+    cue = type("Cue", (), {"start": 0.0, "end": len(x) / 16000, "text": "Good morning"})()
+    seg = Segmenter("transcript", has_audio=True, cues=[cue])
+    out = [s for t in range(0, len(x), 8000) for s in seg.feed_audio(t / 16000, x[t:t + 8000])]
+    out += seg.flush(len(x) / 16000)
+    assert len(out) == 1 and out[0].speech is not None
+    t0, wave = out[0].speech_audio()
+    assert 1.5 < t0 < 2.8 and len(wave) < len(x) - 2 * 16000  # the silence around the words is gone
+    assert np.abs(wave).max() == pytest.approx(np.abs(speech).max(), rel=1e-3)  # but none of the speech

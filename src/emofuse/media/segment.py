@@ -79,6 +79,10 @@ class Segment:
         speech_prob: Mean Silero speech probability over the analysed audio (0 without audio).
         audio: ``(T,)`` float32 16 kHz waveform of the first ``max_audio_s`` seconds, or
             ``None`` when no audio covers the segment. Dropped once the segment is analysed.
+        speech: ``(start, end)`` of the voice activity inside the segment's audio (seconds,
+            media clock; the VAD's padding included), so that a transcript cue or a window with
+            silence around its speech reads like a voice-activity utterance; ``None`` when
+            unknown (no VAD) or when no frame reached the speech threshold.
         words: Recognised words with media times (set by speech recognition).
         asr_confidence: Mean word probability of the recognised words.
         cache: Per-segment results shared between modality paths (e.g. one Whisper encoder
@@ -94,6 +98,7 @@ class Segment:
     approximate: bool = False
     speech_prob: float = 0.0
     audio: np.ndarray | None = None
+    speech: tuple[float, float] | None = None
     words: list[dict[str, Any]] = field(default_factory=list)
     asr_confidence: float | None = None
     cache: dict[str, Any] = field(default_factory=dict)
@@ -102,6 +107,19 @@ class Segment:
     def key(self) -> tuple[float, float]:
         """``(start, end)``: the order segments are reported in."""
         return (self.start, self.end)
+
+    def speech_audio(self) -> tuple[float, np.ndarray | None]:
+        """``(t0, wave)``: the audio of the voice activity inside the segment and its media start time.
+
+        The whole ``audio`` (from ``start``) when the voice activity is unknown.
+        """
+        if self.audio is None or self.speech is None:
+            return self.start, self.audio
+        i0 = max(0, int(round((self.speech[0] - self.start) * SAMPLE_RATE)))
+        i1 = min(len(self.audio), int(round((self.speech[1] - self.start) * SAMPLE_RATE)))
+        if i1 - i0 < SAMPLE_RATE // 10:
+            return self.start, self.audio
+        return self.start + i0 / SAMPLE_RATE, self.audio[i0:i1]
 
 
 def windows(t0: float, t1: float, w: float, source: str = "window", filler: bool = False) -> list[Segment]:
@@ -236,6 +254,23 @@ class Segmenter:
             self._probs = [np.concatenate(self._probs)]
         return float(self._probs[0][i0:min(i1, self._n_probs)].mean())
 
+    def speech_bounds(self, s: float, e: float) -> tuple[float, float] | None:
+        """First to last VAD frame at the speech threshold in ``[s, e)``, widened by the VAD padding."""
+        if not self._n_probs or self._vad_t0 is None:
+            return None
+        i0 = max(0, int((s - self._vad_t0) / FRAME_S))
+        i1 = min(self._n_probs, max(i0 + 1, int(np.ceil((e - self._vad_t0) / FRAME_S))))
+        if i0 >= i1:
+            return None
+        if len(self._probs) > 1:
+            self._probs = [np.concatenate(self._probs)]
+        hit = np.flatnonzero(self._probs[0][i0:i1] >= self.vad_config.threshold)
+        if not len(hit):
+            return None
+        pad = self.vad_config.pad_s
+        return (max(s, self._vad_t0 + (i0 + hit[0]) * FRAME_S - pad),
+                min(e, self._vad_t0 + (i0 + hit[-1] + 1) * FRAME_S + pad))
+
     def _add_probs(self, p: np.ndarray) -> list[Segment]:
         if len(p):
             self._probs.append(p)
@@ -255,6 +290,7 @@ class Segmenter:
             seg.speech_prob = self.speech_prob(seg.start, a_end)
             if self.has_audio and self.buffer.seen and seg.start < self.buffer.end:
                 seg.audio = self.buffer.get(seg.start, a_end)
+                seg.speech = self.speech_bounds(seg.start, a_end) if seg.source != "vad" else (seg.start, a_end)
         if self.untimed:
             self._emitted.append(seg)
         self.n_emitted += 1

@@ -89,7 +89,7 @@ class TextPath(ModalityPath):
         wp = whisper_pass(self.ctx)
         encoded = wp.encode(seg)
         t0 = time.perf_counter()
-        tr = self._transcriber().transcribe(seg.start - wp.pad_s, wp.wave(seg), encoded=encoded)
+        tr = self._transcriber().transcribe(wp.start(seg), wp.wave(seg), encoded=encoded)
         self._time("asr", t0)
         # the padding is silence: keep every word inside its utterance
         tr.words = [replace(w, start=min(max(w.start, seg.start), seg.end),

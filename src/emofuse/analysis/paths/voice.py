@@ -54,7 +54,7 @@ class VoicePath(ModalityPath):
             return ModalityResult.missing("no speech in segment", speech_prob=s.speech_prob)
         try:
             shared = None
-            wave = pad_silence(s.audio, self.expert.pad_s)  # what the expert was trained on
+            wave = pad_silence(s.speech_audio()[1], self.expert.pad_s)  # what the expert was trained on
             if self.share:
                 from emofuse.analysis.paths.whisper import whisper_pass
 

@@ -25,7 +25,9 @@ __all__ = ["WhisperPass", "whisper_pass"]
 class WhisperPass:
     """Encodes a segment's audio once; later callers get the cached pass.
 
-    The pass reads the segment's audio with ``pad_s`` of silence before and after it (the voice
+    The pass reads the segment's speech (its voice activity: a transcript cue with silence
+    around the words reads like a voice-activity utterance) with ``pad_s`` of silence before
+    and after it (the voice
     expert's :attr:`~emofuse.experts.base.Expert.pad_s`: it was trained on whole files with
     silence around the speech); speech recognition reads the same padded audio, its word times
     shifted back by ``pad_s``.
@@ -41,8 +43,12 @@ class WhisperPass:
         self.seconds = 0.0
 
     def wave(self, seg: Segment) -> np.ndarray:
-        """``(T,)`` the segment's audio with the silence padding (what the pass encodes)."""
-        return pad_silence(seg.audio, self.pad_s)
+        """``(T,)`` the segment's speech (:meth:`Segment.speech_audio`) with the silence padding (encoded)."""
+        return pad_silence(seg.speech_audio()[1], self.pad_s)
+
+    def start(self, seg: Segment) -> float:
+        """Media time of the first sample of :meth:`wave`, seconds (may precede the segment)."""
+        return seg.speech_audio()[0] - self.pad_s
 
     def encode(self, seg: Segment) -> Any:
         """The :class:`~emofuse.experts.whisper_features.Encoded` pass over :meth:`wave`."""
