@@ -156,6 +156,8 @@ class TextGoEmotionsExpert(Expert):
     multilabel = True
     needs = ExpertNeeds(input="text")
     description = "GoEmotions 28 labels from English text (frozen all-MiniLM-L6-v2 + attention-pooling head)"
+    #: The languages it reads (ISO 639-1): the text path warns about a text in another one.
+    languages = ("en",)
 
     def __init__(self, head: TextHead, card: dict[str, Any], *, batch_size: int = 32,
                  encoder: MiniLMEncoder | None = None) -> None:
