@@ -21,8 +21,9 @@ Only the audio of segments not yet analysed is buffered; frames are dropped as s
 faces are read, so memory stays flat whatever the length. Experts and models are loaded once
 per process and shared by every file of a batch.
 
-Whatever cannot be read is reported, not fatal: no audio track, no speech, no face, a broken
-stream (analysis stops where decoding stopped), a transcript that cannot be decoded (ignored
+Whatever cannot be read is reported, not fatal: no audio track, no speech, no face, a damaged
+stretch (skipped, decoding resumes after it; what was lost is a warning), a broken stream
+(analysis stops where decoding stopped), a transcript that cannot be decoded (ignored
 with a warning; the pipeline falls back to speech recognition), cues past the end of the
 media (cut/dropped with a warning). Each segment says which modality is missing and why.
 
@@ -185,6 +186,8 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
                 session.feed_audio(item.start, item.samples)
             elif isinstance(item, VideoSample):
                 session.feed_frame(item.t, item.rgb, item.scale)
+            elif isinstance(item, StreamEvent) and item.kind == "skipped":  # damage skipped, decoding went on
+                session.warnings.append(item.message)
             elif isinstance(item, StreamEvent):
                 broken = item.message
             if bar is not None:
