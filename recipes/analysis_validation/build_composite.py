@@ -23,7 +23,7 @@ import os
 import random
 from pathlib import Path
 
-from media_sets import SPLITS, load_sources, write_clip, write_labels
+from media_sets import SPLITS, load_sources, write_clip, write_labels, write_voice_list
 
 
 def build(data_dir: Path, out: Path, split: str, actors: list[int] | None, per_emotion: int, seed: int) -> None:
@@ -39,6 +39,7 @@ def build(data_dir: Path, out: Path, split: str, actors: list[int] | None, per_e
             rows.append({"file": path.name, "label": emo, "start": start, "end": end, "face_scale": size,
                          "audio_codec": path.suffix, "source": Path(item.source).name})
     write_labels(out / "labels.csv", rows)
+    write_voice_list(out, rows, data_dir)
     print(f"wrote {len(rows)} clips to {out}")
 
 

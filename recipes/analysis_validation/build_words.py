@@ -27,7 +27,7 @@ import os
 import random
 from pathlib import Path
 
-from media_sets import SPLITS, load_sources, write_clip, write_labels, write_srt
+from media_sets import SPLITS, load_sources, write_clip, write_labels, write_srt, write_voice_list
 
 from emofuse.labels import get_label_space
 
@@ -74,6 +74,7 @@ def build(data_dir: Path, out: Path, split: str, actors: list[int] | None, seed:
                          "text": text})
             n += 1
     write_labels(out / "labels.csv", rows)
+    write_voice_list(out, rows, data_dir)
     print(f"wrote {len(rows)} clips to {out}")
 
 

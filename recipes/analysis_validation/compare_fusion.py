@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fusion_sets import load_set
 
 from emofuse.analysis.fusion import RuleFusion, card_fusion_facts
 from emofuse.analysis.fusion_trained import TrainedFusion
-from emofuse.analysis.scoring import LabelSpan, load_results, read_labels, score_analyses
+from emofuse.analysis.scoring import LabelSpan, read_labels, score_analyses
 
 #: set → (unit, views): views are (name, modalities dropped)
 SETS = {"val_concat": ("segment", (("ASR", ()), ("no ASR", ("text",)))),
@@ -64,6 +65,7 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=Path("runs"))
     ap.add_argument("--models", nargs="*", default=[], help="trained fusion checkpoints (globs)")
     ap.add_argument("--out", type=Path, default=Path("recipes/analysis_validation/results"))
+    ap.add_argument("--voice-from", default=None, help="voice readings from runs/<set>/<this> (fusion_sets.py)")
     args = ap.parse_args()
     fusers = rules()
     trained: dict[str, list[Path]] = defaultdict(list)
@@ -77,7 +79,7 @@ def main() -> None:
         if not (base / "analysis").is_dir():
             print(f"skip {name}: no {base / 'analysis'}")
             continue
-        results = load_results([base / "analysis"])
+        results = load_set(args.runs, name, args.voice_from)
         spans = read_labels(base / "labels.csv")
         by_kind = kinds(base / "labels.csv")
         for view, drop in views:

@@ -105,6 +105,27 @@ def write_srt(path: Path, start: float, end: float, text: str) -> None:
     path.write_text(f"1\n{ts(start)} --> {ts(end)}\n{text}\n", encoding="utf-8")
 
 
+def write_voice_list(out: Path, rows: list[dict[str, Any]], data_dir: Path) -> Path:
+    """``voice_files.csv``: the original RAVDESS file of each clip's utterance (``path,label,speaker``).
+
+    ``emofuse evaluate voice-whisper <out>/voice_files.csv`` scores the voice expert on the same
+    utterances as whole files — the reference the voice path inside ``analyze`` is held to.
+    Paths are relative to ``out`` (the corpus is referenced, never copied).
+    """
+    import os
+
+    target = out / "voice_files.csv"
+    with target.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=["path", "label", "speaker", "clip"])
+        w.writeheader()
+        for r in rows:
+            actor = int(r["source"].rsplit("-", 1)[1].split(".")[0])
+            src = data_dir / "ravdess" / f"Actor_{actor:02d}" / r["source"]
+            w.writerow({"path": os.path.relpath(src.resolve(), out.resolve()), "label": r["voice_emotion"]
+                        if "voice_emotion" in r else r["label"], "speaker": f"{actor:02d}", "clip": r["file"]})
+    return target
+
+
 def write_labels(path: Path, rows: list[dict[str, Any]]) -> None:
     """``labels.csv`` with one row per clip (``file,label`` first, then the clip's description)."""
     fields = list(dict.fromkeys(k for r in rows for k in r))

@@ -14,16 +14,14 @@ between the rule and the models in ``compare_fusion.py``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import re
 from pathlib import Path
 
 import numpy as np
+from fusion_sets import actor_of, labelled, load_set
 
 from emofuse.analysis.fusion import refuse
 from emofuse.analysis.fusion_trained import fusion_dataset
-from emofuse.analysis.scoring import load_results
 from emofuse.models import create_model
 from emofuse.train.trainer import TrainConfig, Trainer
 
@@ -33,24 +31,15 @@ MODELS = {"late_weighted": {"hidden": 32, "dropout": 0.2}, "gated": {"hidden": 3
           "early_concat": {"hidden": 32, "dropout": 0.2}}
 
 
-def file_labels(path: Path) -> dict[str, str]:
-    with path.open(encoding="utf-8") as fh:
-        return {r["file"]: r["label"] for r in csv.DictReader(fh)}
-
-
-def load_set(runs: Path, name: str, drop_text: bool = False) -> tuple[list, list, list]:
+def training_samples(runs: Path, name: str, drop_text: bool, voice_from: str | None) -> tuple[list, list, list]:
     """Results, per-segment labels (the clip's label) and actor of each analysed clip of a set."""
-    labels = file_labels(runs / name / "labels.csv")
     results, labs, actors = [], [], []
-    for res in load_results([runs / name / "analysis"]):
-        lab = labels.get(Path(res.source).name)
-        if lab is None or not res.segments:
-            continue
+    for res, row in labelled(runs, name, load_set(runs, name, voice_from)):
         if drop_text:  # the same clip as analysed without speech recognition
             res = refuse(res, lambda mods: (None, {}), drop=("text",))
         results.append(res)
-        labs.append([lab] * len(res.segments))
-        actors.append(int(re.match(r"actor(\d+)", Path(res.source).name).group(1)))
+        labs.append([row["label"]] * len(res.segments))
+        actors.append(actor_of(res.source))
     return results, labs, actors
 
 
@@ -63,11 +52,12 @@ def main() -> None:
     ap.add_argument("--inputs", default="probs+quality", choices=["probs", "probs+quality"])
     ap.add_argument("--modality-dropout", type=float, default=0.2)
     ap.add_argument("--epochs", type=int, default=200)
+    ap.add_argument("--voice-from", default=None, help="voice readings from runs/<set>/<this> (fusion_sets.py)")
     args = ap.parse_args()
     results, labs, actors = [], [], []
     for name in SETS:
         for drop in (False, True) if name == "train_composite" else (False,):
-            r, lab, act = load_set(args.runs, name, drop)
+            r, lab, act = training_samples(args.runs, name, drop, args.voice_from)
             results += r
             labs += lab
             actors += act
@@ -87,7 +77,7 @@ def main() -> None:
             model = create_model(model_name, ds.spec, **MODELS.get(model_name, {}))
             target = args.out / f"{model_name}_s{seed}"
             res = Trainer(cfg).fit(model, fit, early, checkpoint_dir=target, card={
-                "inputs": args.inputs,
+                "inputs": args.inputs, "voice_from": args.voice_from,
                 "training_data": {"sets": list(SETS), "fit_actors": "RAVDESS 01-11 + FER2013 Training + MELD train",
                                   "early_stopping_actors": list(EARLY_STOP_ACTORS),
                                   "note": "train_composite also enters with text dropped (as without ASR)"}})
