@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from emofuse.errors import ConfigError, DataError, MissingFileError
+from emofuse.media._damage import AUDIO_GAP_S, Damage
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -143,49 +144,6 @@ class StreamEvent:
     spans: tuple[tuple[float, float], ...] = ()
 
 
-#: A jump of audio timestamps longer than this (seconds) is audio lost (filled with silence, reported).
-AUDIO_GAP_S = 0.05
-#: After damage, a pause between decoded video frames longer than this many frame periods is frames lost.
-VIDEO_GAP_PERIODS = 1.5
-
-
-@dataclass
-class _Skipped:
-    """The stretches of one stream lost to damage, merged, and how much was lost."""
-
-    what: str  # "audio" or "video"
-    spans: list[tuple[float, float]] = field(default_factory=list)
-    amount: float = 0.0  # seconds of audio, or video frames
-    failed: int = 0  # packets that did not decode
-    failed_t: float | None = None  # time of the first of them
-
-    def add(self, t0: float, t1: float, amount: float) -> None:
-        if self.spans and t0 <= self.spans[-1][1] + 0.5:
-            self.spans[-1] = (self.spans[-1][0], max(self.spans[-1][1], t1))
-        else:
-            self.spans.append((t0, t1))
-        self.amount += amount
-
-    def event(self) -> StreamEvent | None:
-        if not self.spans:
-            if not self.failed:
-                return None
-            t = self.failed_t or 0.0
-            return StreamEvent(kind="skipped", t=round(t, 3), spans=((round(t, 3), round(t, 3)),),
-                               message=f"decoding skipped {self.failed} damaged {self.what} packet"
-                                       f"{'s' if self.failed > 1 else ''} from {t:.1f} s")
-        lost = (f"{self.amount:.1f} s of damaged audio" if self.what == "audio"
-                else f"{int(self.amount)} damaged video frame{'s' if self.amount != 1 else ''}")
-        where = ", ".join(f"{a:.1f}–{b:.1f} s" for a, b in self.spans[:5])
-        if len(self.spans) > 5:
-            where += f" and {len(self.spans) - 5} more"
-        where = f"at {where}" if len(self.spans) == 1 else f"in {len(self.spans)} stretches: {where}"
-        fill = " (filled with silence)" if self.what == "audio" else ""
-        return StreamEvent(kind="skipped", t=round(self.spans[0][0], 3),
-                           message=f"decoding skipped {lost} {where}{fill}",
-                           spans=tuple((round(a, 3), round(b, 3)) for a, b in self.spans))
-
-
 def _import_av() -> Any:
     try:
         import av
@@ -273,60 +231,8 @@ def probe(path: str | Path, *, max_bytes: int = MAX_FILE_BYTES, max_pixels: int 
                          format=container.format.name, audio=audio, video=video, skip_video=skip)
 
 
-class _Damage:
-    """Where damage was seen while decoding one file, and what each stream lost to it."""
-
-    #: A pause between video frames is put down to damage seen within this many seconds of it.
-    NEAR_S = 1.0
-
-    def __init__(self, av: Any, c_t0: float) -> None:
-        self.av, self.c_t0 = av, c_t0
-        # media times of corrupt packets, packets that did not decode and audio timestamp jumps (merged)
-        self.marks: list[tuple[float, float]] = []
-        self.lost = {"audio": _Skipped("audio"), "video": _Skipped("video")}
-
-    def _mark(self, t0: float, t1: float) -> None:
-        if self.marks and t0 <= self.marks[-1][1] + self.NEAR_S:
-            self.marks[-1] = (min(self.marks[-1][0], t0), max(self.marks[-1][1], t1))
-        else:
-            self.marks.append((t0, t1))
-
-    def decode(self, packet: Any) -> list[Any]:
-        """The packet's frames; a packet that does not decode is skipped (counted) and decoding goes on."""
-        pt = None
-        if packet.pts is not None and packet.time_base is not None:
-            pt = max(0.0, float(packet.pts * packet.time_base) - self.c_t0)
-        if packet.is_corrupt and pt is not None:
-            self._mark(pt, pt)
-        try:
-            return packet.decode()
-        except (self.av.error.FFmpegError, ValueError):
-            rec = self.lost[packet.stream.type]
-            rec.failed += 1
-            if pt is not None:
-                self._mark(pt, pt)
-                rec.failed_t = pt if rec.failed_t is None else rec.failed_t
-            return []
-
-    def lost_audio(self, t0: float, t1: float) -> None:
-        """Audio timestamps jumped from ``t0`` to ``t1`` seconds."""
-        self._mark(t0, t1)
-        self.lost["audio"].add(t0, t1, t1 - t0)
-
-    def video_pause(self, last: float, t: float, period: float) -> None:
-        """The video frame after the one at ``last`` came at ``t`` seconds: frames lost if damage was near."""
-        if period <= 0 or t - last <= VIDEO_GAP_PERIODS * period:
-            return
-        for a, b in reversed(self.marks):
-            if b < last - self.NEAR_S:
-                return
-            if a <= t + self.NEAR_S:
-                self.lost["video"].add(last + period, t, max(1, round((t - last) / period) - 1))
-                return
-
-    def events(self) -> list[StreamEvent]:
-        """One ``"skipped"`` event per stream that lost something."""
-        return [ev for rec in self.lost.values() if (ev := rec.event()) is not None]
+def _skipped(damage: Damage) -> list[StreamEvent]:
+    return [StreamEvent(kind="skipped", message=m, t=t, spans=spans) for m, t, spans in damage.events()]
 
 
 def _scaled_size(w: int, h: int, max_side: int) -> tuple[int, int, float]:
@@ -406,7 +312,7 @@ def stream_media(
         a_next: float | None = None  # media time the next audio frame should start at
         v_last: float | None = None  # time of the last decoded video frame
         v_period = 1.0 / _fps(v) if v is not None and _fps(v) > 0 else 0.0
-        damage = _Damage(av, c_t0)
+        damage = Damage(av, c_t0)
 
         try:
             for packet in container.demux(streams):
@@ -451,11 +357,11 @@ def stream_media(
                     pending.append(x)
                     n_pending += len(x)
             yield from flush(True)
-            yield from damage.events()
+            yield from _skipped(damage)
         except (av.error.FFmpegError, ValueError, MemoryError) as err:
             # demuxing itself cannot go on (or a stream cannot be converted): end with what was read
             yield from flush(True)
-            yield from damage.events()
+            yield from _skipped(damage)
             yield StreamEvent(kind="error", t=round(t_reached, 3),
                               message=f"decoding stopped at {t_reached:.1f} s of {info.duration:.1f} s: {err}")
     finally:
