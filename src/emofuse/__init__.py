@@ -75,4 +75,18 @@ def analyze(source: str | Path | None = None, *, text: str | None = None, **kwar
     return _analyze(source, **kwargs)
 
 
-__all__ = ["__version__", "analyze", "create_model", "evaluate", "list_models", "load_dataset", "load_model"]
+def analyze_texts(texts: list[str], **kwargs: Any) -> Any:
+    """Analyse many texts in one call (the experts loaded once): one result per text.
+
+    See :func:`emofuse.analysis.texts.analyze_texts` (``config=``, ``out_dir=``, ``formats=``).
+
+    Returns:
+        A list of :class:`~emofuse.analysis.result.AnalysisResult`, one per text, in order.
+    """
+    from emofuse.analysis.texts import analyze_texts as _analyze_texts
+
+    return _analyze_texts(texts, **kwargs)
+
+
+__all__ = ["__version__", "analyze", "analyze_texts", "create_model", "evaluate", "list_models", "load_dataset",
+           "load_model"]

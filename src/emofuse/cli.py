@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from emofuse.cli_analyze import gather_texts, run_batch, run_texts
 from emofuse.errors import ConfigError, EmofuseError, MissingFileError
 
 app = typer.Typer(help="emofuse: multimodal emotion recognition (text, voice, face).", no_args_is_help=True,
@@ -393,10 +394,14 @@ def analyze_cmd(
     inputs: Annotated[list[Path] | None, typer.Argument(
         help="Media files (video/audio), text files, or folders (batch mode).", show_default=False)] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Analyse the demo clip that ships with emofuse.")] = False,
-    text: Annotated[str | None, typer.Option("--text", help="Analyse this text instead of a file.")] = None,
+    text: Annotated[list[str] | None, typer.Option("--text", help="Analyse this text instead of a file; repeat "
+        "for several texts (one row each, models loaded once); '-' reads stdin, one text per line.")] = None,
+    text_file: Annotated[Path | None, typer.Option("--text-file", help="Analyse each line of this file as a text "
+        "(blank lines skipped).")] = None,
     transcript: Annotated[Path | None, typer.Option(
         "--transcript", "-t", help="Transcript (SRT, WebVTT, JSON, plain text) for a single input.")] = None,
-    encoding: Annotated[str | None, typer.Option(help="Transcript encoding if not UTF-8, e.g. cp1252.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Encoding of the transcript, --text-file or stdin if not "
+        "UTF-8, e.g. cp1252.")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Write results here (JSON, CSV, Parquet, HTML report, PNG timeline). "
         "Without it nothing is written to disk (except for --demo: runs/demo).")] = None,
@@ -450,13 +455,17 @@ def analyze_cmd(
 
         paths = [demo_path("demo.mp4")]
         out = out or Path("runs/demo")
-    if paths and text is not None:
+    texts = gather_texts(text, text_file, encoding)
+    if paths and texts is not None:
         raise ConfigError("--text analyses a text on its own; to give the words spoken in a media file, pass them "
                           "as a transcript: emofuse analyze FILE --transcript words.txt")
-    if not paths and text is None:
-        raise ConfigError("give one of: input files/folders, --text, or --demo")
-    if text is not None:
-        result = emofuse.analyze(text=text, config=cfg)
+    if not paths and texts is None:
+        raise ConfigError("give one of: input files/folders, --text, --text-file, or --demo")
+    if texts is not None and len(texts) > 1:
+        run_texts(texts, cfg, out, fmts, json_out, console=console, err_console=err_console)
+        return
+    if texts is not None:
+        result = emofuse.analyze(text=texts[0], config=cfg)
     elif len(paths) == 1 and not paths[0].is_dir():
         result = emofuse.analyze(paths[0], transcript=transcript, transcript_encoding=encoding, config=cfg,
                                  progress=err_console.is_terminal)
@@ -465,7 +474,7 @@ def analyze_cmd(
             raise ConfigError("--transcript applies to a single input, not a batch")
         if out is None:
             raise ConfigError("batch mode writes one folder per input: give --out DIR")
-        _run_batch(paths, out, cfg, fmts, redo)
+        run_batch(paths, out, cfg, fmts, redo, console=console, err_console=err_console)
         return
     if json_out:
         sys.stdout.write(result.to_json() + "\n")
@@ -476,30 +485,6 @@ def analyze_cmd(
     if out is not None:
         written = result.save(out, fmts)
         err_console.print("wrote " + ", ".join(str(p) for p in written.values()), highlight=False, soft_wrap=True)
-
-
-def _run_batch(paths: list[Path], out: Path, cfg: Any, fmts: list[str], redo: bool) -> None:
-    from emofuse.analysis import analyze_batch
-
-    def on_file(i: int, n: int, path: Path, row: dict[str, Any]) -> None:
-        colour = {"done": "green", "skipped": "cyan", "failed": "red"}[row["status"]]
-        extra = row["error"] if row["status"] == "failed" else (row.get("dominant") or "")
-        err_console.print(f"[{i + 1}/{n}] [{colour}]{row['status']}[/] {path} {extra}", highlight=False,
-                          soft_wrap=True)
-
-    rows = analyze_batch(paths, out, config=cfg, formats=fmts, redo=redo, on_file=on_file,
-                         progress=err_console.is_terminal)
-    table = Table(title=f"batch summary ({out / 'summary.csv'})")
-    for col in ("file", "status", "duration_s", "segments", "dominant", "seconds", "error"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(*[("" if r[c] is None else str(r[c])) for c in
-                        ("file", "status", "duration_s", "segments", "dominant", "seconds", "error")])
-    console.print(table)
-    failed = sum(r["status"] == "failed" for r in rows)
-    if failed:
-        err_console.print(f"[red]{failed} of {len(rows)} files failed[/] (see the error column)")
-        raise typer.Exit(1)
 
 
 def main() -> None:
