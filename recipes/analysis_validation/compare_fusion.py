@@ -36,7 +36,7 @@ SETS = {"val_concat": ("segment", (("ASR", ()), ("no ASR", ("text",)))),
 EXPERTS = {"text": "text-goemotions", "audio": "voice-whisper", "face": "face-fer2013"}
 
 
-def rules() -> dict[str, Any]:
+def rules(tuned: Path | None = None) -> dict[str, Any]:
     facts = {m: card_fusion_facts(n) for m, n in EXPERTS.items()}
     priors = {m: f[0] for m, f in facts.items()}
     absent = {m: f[1] for m, f in facts.items()}
@@ -44,6 +44,10 @@ def rules() -> dict[str, Any]:
     for g in (0.0, 1.0, 2.0):
         out[f"evidence γ={g:g}"] = RuleFusion("evidence", priors, absent, g)
     out["evidence γ=1, no absent class"] = RuleFusion("evidence", priors, {}, 1.0)
+    if tuned is not None and tuned.is_file():
+        best = json.loads(tuned.read_text(encoding="utf-8"))["best"]
+        g, a = best["certainty_power"], best["neutral_absence"]
+        out[f"evidence γ={g:g}, α={a:g} (tuned on training clips)"] = RuleFusion("evidence", priors, absent, g, a)
     return out
 
 
@@ -66,8 +70,9 @@ def main() -> None:
     ap.add_argument("--models", nargs="*", default=[], help="trained fusion checkpoints (globs)")
     ap.add_argument("--out", type=Path, default=Path("recipes/analysis_validation/results"))
     ap.add_argument("--voice-from", default=None, help="voice readings from runs/<set>/<this> (fusion_sets.py)")
+    ap.add_argument("--tuned", type=Path, default=None, help="rule_tuning.json of train_fusion.py")
     args = ap.parse_args()
-    fusers = rules()
+    fusers = rules(args.tuned)
     trained: dict[str, list[Path]] = defaultdict(list)
     for pattern in args.models:
         for d in sorted(glob.glob(pattern)):

@@ -56,6 +56,8 @@ class AnalyzeConfig:
             each reading's certainty and quality; a neutral reading of words is absence of
             evidence), ``"linear"`` or ``"log"`` pooling of prior × reliability weights.
         certainty_power: ``γ`` of the ``evidence`` rule (0 ignores certainty).
+        neutral_absence: ``α`` of the ``evidence`` rule: the share of a neutral face or voice
+            reading treated as absence of expression rather than evidence of a neutral state.
         fusion_model: A trained zoo checkpoint used instead of the rule (optional).
         experts: Registry name of the expert of each modality (``{"audio": "voice-ekman"}``
             changes one; the others keep their defaults; aliases such as ``voice`` accepted).
@@ -89,6 +91,7 @@ class AnalyzeConfig:
     min_face_score: float = 0.5
     fusion: str = "evidence"
     certainty_power: float = 1.0
+    neutral_absence: float = 0.0
     fusion_model: str | None = None
     experts: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_EXPERTS))
     expert_weights: dict[str, str] = field(default_factory=dict)
@@ -106,6 +109,8 @@ class AnalyzeConfig:
             raise UnknownNameError("fusion method", self.fusion, FUSION_METHODS)
         if not self.certainty_power >= 0:
             raise ConfigError(f"analyze: certainty_power must be >= 0, got {self.certainty_power}")
+        if not 0 <= self.neutral_absence <= 1:
+            raise ConfigError(f"analyze: neutral_absence must be in [0, 1], got {self.neutral_absence}")
         if self.window_s <= 0 or self.fps < 0 or self.max_side < 32 or self.max_faces < 1:
             raise ConfigError("analyze: need window_s > 0, fps >= 0, max_side >= 32, max_faces >= 1")
         if self.window_s > MAX_VOICE_S or self.vad.max_segment_s > MAX_VOICE_S:

@@ -17,6 +17,10 @@ expert is on its own, its validation skill above chance read from its own model 
   share ``1 − n_m``, and hands its share ``n_m`` to the pool of the *other* modalities (to its
   absent class when there is no other, so text alone still reads ``neutral``).
 
+A ``neutral`` reading of a signal without an absent class of its own (a face, a voice) may
+count partly as absence too: a share ``α`` (``neutral_absence``) of its neutral mass is handed
+on the same way (``α = 0``: a neutral face is evidence of a neutral state, all of it).
+
 With base weights ``b_m = π_m × r_m × c_m^γ`` (``γ``: ``certainty_power``), the fused
 distribution is
 
@@ -92,23 +96,27 @@ def fusion_weights(mods: Mapping[str, ModalityResult], priors: Mapping[str, floa
 
 
 def _evidence(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | None,
-              absent: Mapping[str, str | None], power: float) -> tuple[np.ndarray, dict[str, float]]:
+              absent: Mapping[str, str | None], power: float,
+              neutral_absence: float = 0.0) -> tuple[np.ndarray, dict[str, float]]:
     names = [m for m, r in mods.items() if r.ok]
     base, share, q, gone = {}, {}, {}, {}
     for m in names:
         p = np.asarray(mods[m].vector(), np.float64)
-        a = absent.get(m)
+        a, strength = absent.get(m), 1.0
+        if a is None and neutral_absence > 0:  # a neutral face or voice: partly absence of expression
+            a, strength = "neutral", float(neutral_absence)
         k = EKMAN.index(a) if a is not None else None
-        n = float(p[k]) if k is not None else 0.0
+        n = strength * float(p[k]) if k is not None else 0.0
         if k is not None and n < 1.0 - 1e-9:
             rest = p.copy()
-            rest[k] = 0.0
-            q[m] = rest / rest.sum()
+            rest[k] -= n
+            q[m] = np.clip(rest, 0.0, None) / max(rest.sum(), 1e-12)
         else:
             q[m] = p
             n = 0.0 if k is None else n  # all mass on the absent class: nothing but absence
+        cert = certainty(p, k) if k is not None and strength >= 1.0 else certainty(q[m])
         prior = max(float(priors.get(m, 0.0) if priors is not None else 1.0), 0.0)
-        base[m] = max(prior, 1e-6) * max(float(mods[m].reliability), _FLOOR) * max(certainty(p, k), _FLOOR) ** power
+        base[m] = max(prior, 1e-6) * max(float(mods[m].reliability), _FLOOR) * max(cert, _FLOOR) ** power
         share[m], gone[m] = 1.0 - n, (n, k)
     total = sum(base.values())
     coef = {m: base[m] * share[m] for m in names}  # each modality's own evidence
@@ -133,7 +141,7 @@ def _evidence(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | 
 
 def fuse(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | None = None,
          method: str = "linear", *, absent: Mapping[str, str | None] | None = None,
-         certainty_power: float = 1.0) -> tuple[list[float] | None, dict[str, float]]:
+         certainty_power: float = 1.0, neutral_absence: float = 0.0) -> tuple[list[float] | None, dict[str, float]]:
     """Fuse the present modalities of one segment with a rule (see the module docstring).
 
     Args:
@@ -142,6 +150,9 @@ def fuse(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | None 
         method: ``"evidence"``, ``"linear"`` (weighted mean) or ``"log"`` (weighted geometric mean).
         absent: Per modality, the class that means no evidence (``evidence`` only).
         certainty_power: ``γ`` of the ``evidence`` rule (0 ignores certainty).
+        neutral_absence: ``α``: the share of a ``neutral`` reading of a modality without an
+            absent class of its own (face, voice) treated as absence of expression (0: all of
+            it is evidence of a neutral state; ``evidence`` only).
 
     Returns:
         ``(probs, weights)``: the fused ``(7,)`` distribution as a list in ``EKMAN`` order
@@ -155,7 +166,7 @@ def fuse(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | None 
     if not any(r.ok for r in mods.values()):
         return None, {}
     if method == "evidence":
-        p, weights = _evidence(mods, priors, absent or {}, certainty_power)
+        p, weights = _evidence(mods, priors, absent or {}, certainty_power, neutral_absence)
         return [float(v) for v in p], weights
     weights = fusion_weights(mods, priors)
     vecs = np.array([mods[m].vector() for m in weights], dtype=np.float64)
@@ -179,21 +190,26 @@ class RuleFusion:
         priors: Per-modality priors (from the experts' cards unless overridden).
         absent: Per-modality absent class (from the experts' cards).
         certainty_power: ``γ`` of the ``evidence`` rule.
+        neutral_absence: ``α`` of the ``evidence`` rule.
     """
 
     method: str = "evidence"
     priors: dict[str, float] | None = None
     absent: dict[str, str | None] = field(default_factory=dict)
     certainty_power: float = 1.0
+    neutral_absence: float = 0.0
 
     @property
     def name(self) -> str:
-        """Short name for tables (``evidence(γ=1)``)."""
-        return f"{self.method}(γ={self.certainty_power:g})" if self.method == "evidence" else self.method
+        """Short name for tables (``evidence(γ=1, α=0)``)."""
+        if self.method != "evidence":
+            return self.method
+        return f"evidence(γ={self.certainty_power:g}, α={self.neutral_absence:g})"
 
     def __call__(self, mods: Mapping[str, ModalityResult]) -> tuple[list[float] | None, dict[str, float]]:
         """Fuse one segment (see :func:`fuse`)."""
-        return fuse(mods, self.priors, self.method, absent=self.absent, certainty_power=self.certainty_power)
+        return fuse(mods, self.priors, self.method, absent=self.absent, certainty_power=self.certainty_power,
+                    neutral_absence=self.neutral_absence)
 
 
 def card_fusion_facts(expert: str, weights: str | None = None) -> tuple[float, str | None]:
@@ -221,7 +237,7 @@ def make_fuser(cfg: Any, priors: Mapping[str, float] | None = None,
         priors = priors if priors is not None else {m: f[0] for m, f in facts.items()}
         absent = absent if absent is not None else {m: f[1] for m, f in facts.items()}
     priors = {**priors, **cfg.priors}
-    return RuleFusion(cfg.fusion, dict(priors), dict(absent), cfg.certainty_power)
+    return RuleFusion(cfg.fusion, dict(priors), dict(absent), cfg.certainty_power, cfg.neutral_absence)
 
 
 def apply_fusion(seg: SegmentResult, fuser: Fuser) -> None:
