@@ -224,3 +224,46 @@ def test_a_transcript_cue_hands_the_voice_expert_its_voice_activity_only() -> No
     t0, wave = out[0].speech_audio()
     assert 1.5 < t0 < 2.8 and len(wave) < len(x) - 2 * 16000  # the silence around the words is gone
     assert np.abs(wave).max() == pytest.approx(np.abs(speech).max(), rel=1e-3)  # but none of the speech
+
+
+def test_evaluate_analysis_cli_fuses_saved_results_again(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from emofuse.cli import app
+
+    res = _result()
+    res.config = {"fusion": "linear"}
+    res.to_json(tmp_path / "analysis.json")
+    (tmp_path / "labels.csv").write_text("file,start,end,label\nclip.mp4,0,1,anger\nclip.mp4,1,2,happiness\n"
+                                         "clip.mp4,2,3,neutral\n", encoding="utf-8")
+    runner = CliRunner()
+
+    def fused(*extra: str) -> dict:
+        out = runner.invoke(app, ["evaluate-analysis", str(tmp_path / "analysis.json"), "--labels",
+                                  str(tmp_path / "labels.csv"), "--json", *extra])
+        assert out.exit_code == 0, out.output
+        return json.loads(out.output)
+
+    lin = fused("--fusion", "linear", "--set", "priors.text=0.48", "--set", "priors.audio=0.35")
+    ev = fused("--fusion", "evidence", "--set", "priors.text=0.48", "--set", "priors.audio=0.35")
+    assert lin["overall"]["fused"]["accuracy"] < ev["overall"]["fused"]["accuracy"] == 1.0
+    no_text = fused("--drop", "text")
+    assert "text" not in no_text["modalities"] and "face" not in no_text["modalities"]  # never present: no row
+    assert no_text["overall"]["fused"]["accuracy"] == no_text["overall"]["audio"]["accuracy"]
+
+
+def test_speech_recognition_never_returns_an_utterance_twice() -> None:
+    import emofuse
+    from emofuse.demo import demo_path
+    from emofuse.media.asr import _repeats
+
+    assert _repeats("good morning to you good morning to you".split())
+    assert not _repeats("no no no".split()) and not _repeats("we won we won".split())
+    # the demo's first sentence, padded as the voice expert wants, once made Whisper loop on
+    # the shortened shared encoder window ("Good morning, ... week. Good morning, ... week.")
+    res = emofuse.analyze(demo_path("demo.mp4"), config={"face": False})
+    for seg in res.segments:
+        assert not _repeats([w["word"].lower() for w in seg.words]), seg.text
+    assert res.segments[0].text.count("Good morning") == 1

@@ -376,12 +376,26 @@ def evaluate_analysis(
     results: Annotated[list[Path], typer.Argument(help="analysis.json files or folders of them (batch outputs).")],
     labels: Annotated[Path, typer.Option("--labels", "-l", help="CSV: file,label or file,start,end,label.")],
     unit: Annotated[str, typer.Option(help="segment, or label (one item per labelled span/file).")] = "segment",
+    fusion: Annotated[str | None, typer.Option(help="Fuse the saved readings again with this rule: evidence, "
+                                                     "linear or log.")] = None,
+    fusion_model: Annotated[Path | None, typer.Option(help="... or with this trained fusion checkpoint.")] = None,
+    drop: Annotated[list[str] | None, typer.Option(help="Leave a modality out before fusing again (e.g. text: "
+                                                        "as without speech recognition); repeatable.")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", "-s", help="Fusion settings: key=value "
+                                                                            "(certainty_power, priors.text, ...).")]
+    = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Score analyses against labels: per-modality and fused accuracy, UAR, macro-F1, by file and overall."""
-    from emofuse.analysis import print_scores, score_analyses
+    from emofuse.analysis import AnalyzeConfig, make_fuser, print_scores, score_analyses
 
-    report = score_analyses(results, labels, unit=unit)
+    fuser = None
+    if fusion or fusion_model or overrides:
+        settings = _parse_sets(overrides)
+        settings.update({k: v for k, v in (("fusion", fusion), ("fusion_model", fusion_model and str(fusion_model)))
+                         if v})
+        fuser = make_fuser(AnalyzeConfig.from_dict(settings))
+    report = score_analyses(results, labels, unit=unit, fuser=fuser, drop=tuple(drop or ()))
     if json_out:
         print(json.dumps(_json_safe(report), indent=2, allow_nan=False))
     else:
@@ -399,7 +413,8 @@ def analyze_cmd(
     text_file: Annotated[Path | None, typer.Option("--text-file", help="Analyse each line of this file as a text "
         "(blank lines skipped).")] = None,
     transcript: Annotated[Path | None, typer.Option(
-        "--transcript", "-t", help="Transcript (SRT, WebVTT, JSON, plain text) for a single input.")] = None,
+        "--transcript", "-t", help="Transcript (SRT, WebVTT, JSON, plain text) of a single input; for a batch, "
+        "a folder of transcripts named after the inputs (clip.mp4 -> clip.srt/.vtt/.json/.txt).")] = None,
     encoding: Annotated[str | None, typer.Option(help="Encoding of the transcript, --text-file or stdin if not "
         "UTF-8, e.g. cp1252.")] = None,
     out: Annotated[Path | None, typer.Option(
@@ -466,15 +481,17 @@ def analyze_cmd(
         return
     if texts is not None:
         result = emofuse.analyze(text=texts[0], config=cfg)
-    elif len(paths) == 1 and not paths[0].is_dir():
+    elif len(paths) == 1 and not paths[0].is_dir() and not (transcript is not None and transcript.is_dir()):
         result = emofuse.analyze(paths[0], transcript=transcript, transcript_encoding=encoding, config=cfg,
                                  progress=err_console.is_terminal)
     else:
-        if transcript is not None:
-            raise ConfigError("--transcript applies to a single input, not a batch")
+        if transcript is not None and not transcript.is_dir():
+            raise ConfigError("in batch mode --transcript names a folder of transcripts named after the inputs "
+                              f"(clip.mp4 -> clip.srt); {transcript} is not a folder")
         if out is None:
             raise ConfigError("batch mode writes one folder per input: give --out DIR")
-        run_batch(paths, out, cfg, fmts, redo, console=console, err_console=err_console)
+        run_batch(paths, out, cfg, fmts, redo, console=console, err_console=err_console, transcripts=transcript,
+                  encoding=encoding)
         return
     if json_out:
         sys.stdout.write(result.to_json() + "\n")

@@ -103,7 +103,7 @@ def run_texts(texts: list[str], cfg: Any, out: Path | None, fmts: list[str], jso
 
 
 def run_batch(paths: list[Path], out: Path, cfg: Any, fmts: list[str], redo: bool, *, console: Console,
-              err_console: Console) -> None:
+              err_console: Console, transcripts: Path | None = None, encoding: str | None = None) -> None:
     """Analyse files and folders into ``out`` (one folder each), print the summary; exit 1 if any failed."""
     from emofuse.analysis import analyze_batch
 
@@ -114,7 +114,7 @@ def run_batch(paths: list[Path], out: Path, cfg: Any, fmts: list[str], redo: boo
                           soft_wrap=True)
 
     rows = analyze_batch(paths, out, config=cfg, formats=fmts, redo=redo, on_file=on_file,
-                         progress=err_console.is_terminal)
+                         progress=err_console.is_terminal, transcripts=transcripts, transcript_encoding=encoding)
     table = Table(title=f"batch summary ({out / 'summary.csv'})")
     for col in ("file", "status", "duration_s", "segments", "dominant", "seconds", "error"):
         table.add_column(col, overflow="fold")

@@ -252,6 +252,12 @@ def score_analyses(results: Iterable[str | Path | AnalysisResult], labels: str |
         raise DataError("score_analyses: no analysed segment falls in a labelled file or span "
                         f"(results: {[r.source for r in res][:5]}, labels for: {sorted({s.file for s in spans})[:5]})")
     overall = {m: _metrics(items, m) for m in [*modalities, FUSED]}
+    absent = [m for m in modalities if not overall[m]["n"]]  # e.g. no face in any WAV: no row for it
+    modalities = [m for m in modalities if m not in absent]
+    for m in absent:
+        del overall[m]
+        for per in by_file.values():
+            per.pop(m, None)
     singles = {m: v["uar"] for m, v in overall.items() if m != FUSED and "uar" in v}
     best = max(singles, key=singles.get) if singles else None
     return {"unit": unit, "n_items": len(items), "modalities": modalities, "classes": list(EKMAN),

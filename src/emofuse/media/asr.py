@@ -130,6 +130,29 @@ class Transcriber:
         """
         x = level_normalise(np.asarray(wave, np.float32).reshape(-1))
         dur = len(x) / SAMPLE_RATE
+        words = self._decode(x, encoded)
+        if encoded is not None and _repeats([str(w.word).strip().lower() for w in words]):
+            # Whisper reading a shortened encoder window sometimes loops (the utterance twice);
+            # it reads the full 30 s window it was trained on correctly: decode that instead
+            words = self._decode(x, None)
+        out = Transcript()
+        raw: list[str] = []  # Whisper's word strings carry their own spacing
+        for w in words:
+            text = str(w.word)
+            if not text.strip():
+                continue
+            s = min(max(float(w.start), 0.0), dur)
+            e = min(max(float(w.end), s), dur)
+            p = float(w.probability)
+            raw.append(text)
+            out.words.append(Word(word=text.strip(), start=round(start + s, 3), end=round(start + e, 3),
+                                  prob=round(p if math.isfinite(p) else 0.0, 4)))
+        out.text = "".join(raw).strip()
+        out.confidence = round(float(np.mean([w.prob for w in out.words])), 4) if out.words else 0.0
+        return out
+
+    def _decode(self, x: np.ndarray, encoded: Any) -> list[Any]:
+        """Whisper's words for the level-normalised waveform ``x`` (first window from ``encoded`` if given)."""
         if encoded is not None:
             import ctranslate2
 
@@ -146,22 +169,13 @@ class Transcriber:
             segments, _ = self.model.transcribe(
                 x, language="en", beam_size=self.beam_size, word_timestamps=True, vad_filter=False,
                 condition_on_previous_text=False, without_timestamps=False, temperature=0.0)
-            words = [w for seg in segments for w in (seg.words or [])]
+            return [w for seg in segments for w in (seg.words or [])]
         finally:
             if encoded is not None:
                 del self.model.encode
-        out = Transcript()
-        raw: list[str] = []  # Whisper's word strings carry their own spacing
-        for w in words:
-            text = str(w.word)
-            if not text.strip():
-                continue
-            s = min(max(float(w.start), 0.0), dur)
-            e = min(max(float(w.end), s), dur)
-            p = float(w.probability)
-            raw.append(text)
-            out.words.append(Word(word=text.strip(), start=round(start + s, 3), end=round(start + e, 3),
-                                  prob=round(p if math.isfinite(p) else 0.0, 4)))
-        out.text = "".join(raw).strip()
-        out.confidence = round(float(np.mean([w.prob for w in out.words])), 4) if out.words else 0.0
-        return out
+
+
+def _repeats(words: list[str], min_len: int = 3) -> bool:
+    """Whether the word sequence ends with a block of at least ``min_len`` words repeated back to back."""
+    n = len(words)
+    return any(words[n - 2 * k:n - k] == words[n - k:] for k in range(max(min_len, 1), n // 2 + 1))
