@@ -267,3 +267,32 @@ def test_speech_recognition_never_returns_an_utterance_twice() -> None:
     for seg in res.segments:
         assert not _repeats([w["word"].lower() for w in seg.words]), seg.text
     assert res.segments[0].text.count("Good morning") == 1
+
+
+def test_the_same_utterance_reads_alike_wherever_it_sits_and_however_it_is_cut(tmp_path: Path) -> None:
+    """Voice path = voice expert: position in the file, VAD or transcript cut, container and codec."""
+    import emofuse
+    from emofuse.data.synth_media import demo_speech, write_audio
+
+    speech, _ = demo_speech()
+    utt = speech[int(15.6 * 16000):int(20.9 * 16000)]  # "Stop it right now. I am furious. ..."
+    quiet = np.zeros(16000, np.float32)
+    early = np.concatenate([quiet, utt, quiet])
+    late = np.concatenate([np.zeros(9 * 16000, np.float32), utt, quiet])
+    cfg = {"text": False, "face": False, "asr": False}
+
+    def voice(path: Path, transcript: Path | None = None) -> np.ndarray:
+        res = emofuse.analyze(path, transcript=transcript, config=cfg)
+        segs = [s for s in res.segments if s.modalities["audio"].ok]
+        assert len(segs) == 1, [(s.start, s.end) for s in res.segments]
+        return np.asarray(segs[0].modalities["audio"].vector())
+
+    write_audio(tmp_path / "early.wav", early, 16000)
+    write_audio(tmp_path / "late.wav", late, 16000)
+    write_audio(tmp_path / "early.ogg", early, 16000)  # Opus
+    (tmp_path / "cue.srt").write_text("1\n00:00:00,000 --> 00:00:07,300\nStop it right now.\n", encoding="utf-8")
+    ref = voice(tmp_path / "early.wav")
+    for other in (voice(tmp_path / "late.wav"), voice(tmp_path / "early.ogg"),
+                  voice(tmp_path / "early.wav", tmp_path / "cue.srt")):
+        assert np.abs(other - ref).max() < 0.1
+        assert int(np.argmax(other)) == int(np.argmax(ref))
