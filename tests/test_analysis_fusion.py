@@ -106,7 +106,7 @@ def test_the_session_fuses_like_refuse_with_the_config_fuser() -> None:
     out = analyze_text("I am so angry with you, this is outrageous!")
     again = refuse(out, make_fuser(AnalyzeConfig.from_dict(out.config)))
     assert [s.probs for s in again.segments] == [s.probs for s in out.segments]
-    assert out.config["fusion"] == "evidence"
+    assert out.config["fusion"] == "trained"  # the default; one signal: the evidence rule passes it through
 
 
 def test_score_analyses_compares_fusions_without_analysing_again(tmp_path: Path) -> None:
@@ -296,3 +296,25 @@ def test_the_same_utterance_reads_alike_wherever_it_sits_and_however_it_is_cut(t
                   voice(tmp_path / "early.wav", tmp_path / "cue.srt")):
         assert np.abs(other - ref).max() < 0.1
         assert int(np.argmax(other)) == int(np.argmax(ref))
+
+
+def test_the_shipped_fusion_model_is_the_default_and_passes_one_signal_through(tmp_path: Path) -> None:
+    from emofuse.analysis.config import AnalyzeConfig
+    from emofuse.analysis.fusion import SHIPPED_FUSION
+    from emofuse.analysis.fusion_trained import TrainedFusion
+    from emofuse.cards import read_card
+    from emofuse.errors import MissingFileError
+
+    fuser = make_fuser(AnalyzeConfig())
+    assert isinstance(fuser, TrainedFusion) and fuser.inputs == "probs+quality"
+    card = read_card(SHIPPED_FUSION, kind="fusion")
+    assert card["metrics"]["validation_media"] and card["limitations"] and card["licenses"]
+    rule = make_fuser(AnalyzeConfig(fusion="evidence"))
+    one = {"audio": reading(ANGER, 0.6), "face": ModalityResult.missing("no face")}
+    assert fuser(one) == rule(one)  # a single reading is passed through, not remapped
+    two = {"audio": reading(ANGER, 0.9), "face": reading(ANGER, 0.8), "text": reading(NEUTRAL, 0.9)}
+    probs, weights = fuser(two)
+    assert top(probs) == "anger" and sum(weights.values()) == pytest.approx(1.0, abs=1e-3)
+    assert weights["audio"] + weights["face"] > weights["text"]  # influence: the agreeing signals carry it
+    with pytest.raises(MissingFileError, match="model.safetensors"):
+        make_fuser(AnalyzeConfig(fusion_model=str(tmp_path / "nowhere")))

@@ -89,9 +89,12 @@ def main() -> None:
         by_kind = kinds(base / "labels.csv")
         for view, drop in views:
             entries = [(f, [fz]) for f, fz in fusers.items()]
-            entries += [(f"trained {m}", [TrainedFusion(p) for p in ps]) for m, ps in trained.items()]
+            passthrough = fusers["evidence γ=1"]  # as shipped: one signal alone is passed through by the rule
+            entries += [(f"trained {m}", [TrainedFusion(p, fallback=passthrough) for p in ps])
+                        for m, ps in trained.items()]
             for fname, fzs in entries:
-                for kind, files in sorted(by_kind.items()) if len(by_kind) > 1 else [("all", None)]:
+                kinds_ = [("all", None)] + (sorted(by_kind.items()) if len(by_kind) > 1 else [])
+                for kind, files in kinds_:
                     sub: list[LabelSpan] = [s for s in spans if files is None or s.file in set(files)]
                     reps = [score_analyses(results, sub, unit=unit, fuser=fz, drop=drop) for fz in fzs]
                     o = reps[0]["overall"]
@@ -106,6 +109,15 @@ def main() -> None:
                         float(np.std(fused_acc)), 1)
                     row["fused_uar"], row["fused_uar_std"] = round(float(np.mean(fused_uar)), 1), round(
                         float(np.std(fused_uar)), 1)
+                    if kind == "words_only":  # does the fused label follow words the text expert read right?
+                        rates = []
+                        for rep in reps:
+                            hit = [per["fused"].get("accuracy") == 1.0 for per in rep["by_file"].values()
+                                   if per.get("text", {}).get("accuracy") == 1.0]
+                            rates.append(100 * float(np.mean(hit)) if hit else float("nan"))
+                        row["follows_right_words"] = round(float(np.mean(rates)), 1)
+                        row["n_right_words"] = sum(per.get("text", {}).get("accuracy") == 1.0
+                                                   for per in reps[0]["by_file"].values())
                     rows.append(row)
                     print(row)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -133,8 +145,10 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             def cell(m: str, r: dict[str, Any] = r) -> str:
                 return f"{r[m + '_acc']} / {r[m + '_uar']}" if f"{m}_acc" in r else "—"
             std = f" (± {r['fused_acc_std']} / {r['fused_uar_std']})" if r["seeds"] > 1 else ""
+            follow = (f" — follows the words on {r['follows_right_words']} % of the {r['n_right_words']} clips "
+                      "whose words the text expert read right" if "follows_right_words" in r else "")
             out.append(f"| {r['fusion']} | {cell('text')} | {cell('audio')} | {cell('face')} | "
-                       f"{r['fused_acc']} / {r['fused_uar']}{std} |")
+                       f"{r['fused_acc']} / {r['fused_uar']}{std}{follow} |")
     return "\n".join(out) + "\n"
 
 

@@ -32,20 +32,33 @@ def actor_of(source: str) -> int:
 def merge_voice(results: list[AnalysisResult], other: list[AnalysisResult]) -> list[AnalysisResult]:
     """``results`` with each segment's ``audio`` reading taken from the same segment in ``other``.
 
+    Segments are matched by time (the other run's segment overlapping it most, by at least half
+    of the shorter one). A segment without a match (e.g. a face-only window over a clip whose
+    speech the voice-activity detector missed) keeps no voice reading; the count is printed.
+
     Raises:
-        ValueError: A result or segment without its counterpart.
+        ValueError: A result without its counterpart.
     """
+    from emofuse.analysis.result import ModalityResult
+
     by_src = {Path(r.source).name: r for r in other}
+    unmatched = 0
     for res in results:
         o = by_src.get(Path(res.source).name)
         if o is None:
             raise ValueError(f"--voice-from: no analysis of {res.source}")
-        segs = {(round(s.start, 2), round(s.end, 2)): s for s in o.segments}
         for seg in res.segments:
-            twin = segs.get((round(seg.start, 2), round(seg.end, 2)))
-            if twin is None:
-                raise ValueError(f"--voice-from: {res.source} has no segment {seg.start}-{seg.end} in the other run")
-            seg.modalities["audio"] = twin.modalities["audio"]
+            def overlap(t: Any, seg: Any = seg) -> float:
+                return min(seg.end, t.end) - max(seg.start, t.start)
+
+            twin = max(o.segments, key=overlap, default=None)
+            if twin is not None and overlap(twin) >= 0.5 * min(seg.end - seg.start, twin.end - twin.start):
+                seg.modalities["audio"] = twin.modalities["audio"]
+            else:
+                unmatched += 1
+                seg.modalities["audio"] = ModalityResult.missing("no segment in the other voice run")
+    if unmatched:
+        print(f"--voice-from: {unmatched} segment(s) without a voice segment in the other run")
     return results
 
 

@@ -3,7 +3,7 @@
 Example:
     >>> cfg = AnalyzeConfig(fps=2.0, asr=False)
     >>> cfg.segmentation, cfg.fusion, cfg.experts["audio"]
-    ('auto', 'evidence', 'voice-whisper')
+    ('auto', 'trained', 'voice-whisper')
     >>> AnalyzeConfig.from_dict({"experts": {"voice": "voice-ekman"}}).experts["audio"]
     'voice-ekman'
 """
@@ -21,7 +21,7 @@ from emofuse.modalities import canonical_modality
 __all__ = ["DEFAULT_EXPERTS", "FUSION_METHODS", "MAX_VOICE_S", "SEGMENTATIONS", "AnalyzeConfig"]
 
 SEGMENTATIONS = ("auto", "transcript", "vad", "window")
-FUSION_METHODS = ("evidence", "linear", "log")
+FUSION_METHODS = ("trained", "evidence", "linear", "log")
 #: Longest audio read by the voice expert and Whisper per segment (the start of longer ones), seconds.
 MAX_VOICE_S = 30.0
 #: The expert each modality path uses unless told otherwise.
@@ -52,13 +52,16 @@ class AnalyzeConfig:
         max_side: Long side (pixels) sampled frames are scaled to before face detection.
         max_faces: Faces read per frame.
         min_face_score: Detections below this score are ignored.
-        fusion: Fusion rule (:mod:`emofuse.analysis.fusion`): ``"evidence"`` (weights follow
-            each reading's certainty and quality; a neutral reading of words is absence of
-            evidence), ``"linear"`` or ``"log"`` pooling of prior × reliability weights.
+        fusion: ``"trained"`` (the fusion model shipped in the package, trained on analysed
+            media, :data:`~emofuse.analysis.fusion.SHIPPED_FUSION`; with one signal present the
+            ``evidence`` rule passes it through) or a rule (:mod:`emofuse.analysis.fusion`):
+            ``"evidence"`` (weights follow each reading's certainty and quality; a neutral
+            reading of words is absence of evidence), ``"linear"`` or ``"log"`` pooling of
+            prior × reliability weights.
         certainty_power: ``γ`` of the ``evidence`` rule (0 ignores certainty).
         neutral_absence: ``α`` of the ``evidence`` rule: the share of a neutral face or voice
             reading treated as absence of expression rather than evidence of a neutral state.
-        fusion_model: A trained zoo checkpoint used instead of the rule (optional).
+        fusion_model: A trained zoo checkpoint used instead of the shipped model or the rule.
         experts: Registry name of the expert of each modality (``{"audio": "voice-ekman"}``
             changes one; the others keep their defaults; aliases such as ``voice`` accepted).
         expert_weights: A weights directory per modality to load that modality's expert from
@@ -89,7 +92,7 @@ class AnalyzeConfig:
     max_side: int = 640
     max_faces: int = 3
     min_face_score: float = 0.5
-    fusion: str = "evidence"
+    fusion: str = "trained"
     certainty_power: float = 1.0
     neutral_absence: float = 0.0
     fusion_model: str | None = None

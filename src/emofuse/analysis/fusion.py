@@ -30,8 +30,11 @@ and the reported weight of each modality is its coefficient in that mixture. ``l
 rule before) is ``Σ w_m p_m`` with ``w_m ∝ π_m r_m``; ``log`` is ``∝ Π p_m^{w_m}``.
 
 A trained fusion model from the zoo can replace the rule
-(:class:`~emofuse.analysis.fusion_trained.TrainedFusion`); :func:`refuse` applies any fuser to
-a saved :class:`~emofuse.analysis.result.AnalysisResult` without analysing the media again.
+(:class:`~emofuse.analysis.fusion_trained.TrainedFusion`); one is shipped (:data:`SHIPPED_FUSION`,
+``fusion="trained"``, the default: it beat the rule on the validation media of
+``recipes/analysis_validation``), with the ``evidence`` rule passing a single signal through.
+:func:`refuse` applies any fuser to a saved :class:`~emofuse.analysis.result.AnalysisResult`
+without analysing the media again.
 
 Example:
     >>> from emofuse.analysis.result import ModalityResult
@@ -47,18 +50,22 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from emofuse.analysis.config import FUSION_METHODS
 from emofuse.analysis.result import EKMAN, AnalysisResult, ModalityResult, SegmentResult
-from emofuse.errors import ConfigError
+from emofuse.errors import ConfigError, MissingFileError
 
-__all__ = ["FUSION_METHODS", "Fuser", "RuleFusion", "TrainedFusion", "apply_fusion", "card_fusion_facts",
-           "certainty", "fuse", "fusion_dataset", "fusion_weights", "make_fuser", "refuse"]
+__all__ = ["FUSION_METHODS", "SHIPPED_FUSION", "Fuser", "RuleFusion", "TrainedFusion", "apply_fusion",
+           "card_fusion_facts", "certainty", "fuse", "fusion_dataset", "fusion_weights", "make_fuser", "refuse"]
 
 _FLOOR = 1e-3  # a present modality never gets exactly zero base weight
+#: The fusion model shipped in the package (``fusion="trained"``): trained on analysed media by
+#: ``recipes/analysis_validation/train_fusion.py``; its model card says on what and how well.
+SHIPPED_FUSION = Path(__file__).parent / "weights" / "fusion-media"
 #: ``mods -> (probs | None, weights)``: what every fuser is.
 Fuser = Callable[[Mapping[str, ModalityResult]], tuple[list[float] | None, dict[str, float]]]
 
@@ -161,8 +168,9 @@ def fuse(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | None 
     Raises:
         ConfigError: Unknown ``method``.
     """
-    if method not in FUSION_METHODS:
-        raise ConfigError(f"fusion method must be one of {FUSION_METHODS}, got {method!r}")
+    if method not in FUSION_METHODS or method == "trained":
+        raise ConfigError(f"fusion rule must be one of {FUSION_METHODS[1:]}, got {method!r} (a trained fusion "
+                          "model is a TrainedFusion, see make_fuser)")
     if not any(r.ok for r in mods.values()):
         return None, {}
     if method == "evidence":
@@ -228,16 +236,22 @@ def make_fuser(cfg: Any, priors: Mapping[str, float] | None = None,
     ``priors``/``absent`` default to what the experts named in ``cfg.experts`` say in their
     cards (``cfg.priors`` overrides priors).
     """
-    if cfg.fusion_model:
-        from emofuse.analysis.fusion_trained import TrainedFusion
-
-        return TrainedFusion(cfg.fusion_model)
     if priors is None or absent is None:
         facts = {m: card_fusion_facts(name, cfg.expert_weights.get(m)) for m, name in cfg.experts.items()}
         priors = priors if priors is not None else {m: f[0] for m, f in facts.items()}
         absent = absent if absent is not None else {m: f[1] for m, f in facts.items()}
     priors = {**priors, **cfg.priors}
-    return RuleFusion(cfg.fusion, dict(priors), dict(absent), cfg.certainty_power, cfg.neutral_absence)
+    method = "evidence" if cfg.fusion == "trained" else cfg.fusion
+    rule = RuleFusion(method, dict(priors), dict(absent), cfg.certainty_power, cfg.neutral_absence)
+    if cfg.fusion_model or cfg.fusion == "trained":
+        from emofuse.analysis.fusion_trained import TrainedFusion
+
+        ckpt = cfg.fusion_model or SHIPPED_FUSION
+        if not (Path(ckpt) / "model.safetensors").is_file():
+            raise MissingFileError(f"fusion model not found: {Path(ckpt) / 'model.safetensors'} (the package's "
+                                   "shipped fusion model, or --fusion-model); --fusion evidence needs none")
+        return TrainedFusion(ckpt, fallback=rule)
+    return rule
 
 
 def apply_fusion(seg: SegmentResult, fuser: Fuser) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from emofuse.analysis.fusion import certainty, fusion_weights
+from emofuse.analysis.fusion import certainty
 from emofuse.analysis.result import EKMAN, MODALITY_NAMES, AnalysisResult, ModalityResult
 from emofuse.errors import CheckpointError, DataError
 
@@ -51,16 +51,20 @@ class TrainedFusion:
     The checkpoint must be a classification model over ``ekman7`` whose modalities are a
     subset of ``text``, ``audio``, ``face``, each pooled with one of the :data:`FUSION_INPUTS`
     dimensions. Fusion weights are the model's own per-sample modality weights when it has
-    them, else the rule's reliability weights.
+    them, else each modality's influence on the fused label (see :meth:`__call__`).
 
     Args:
         checkpoint: Checkpoint directory (``model.safetensors`` + ``model_card.json``).
+        fallback: Fuser used when fewer than two modalities are present (``None``: the model
+            fuses whatever is present).
 
     Raises:
         CheckpointError: The checkpoint was trained on other inputs.
     """
 
-    def __init__(self, checkpoint: str | Path) -> None:
+    def __init__(self, checkpoint: str | Path, fallback: Any = None) -> None:
+        self.fallback = fallback
+        self._last_weights: Any = (None, ())
         from emofuse.models.checkpoint import load_checkpoint
 
         self.model, self.card = load_checkpoint(checkpoint)
@@ -77,29 +81,46 @@ class TrainedFusion:
         self.inputs = layouts[next(iter(dims.values()))[0]]
         self.name = str(self.card.get("model", "trained"))
 
-    def __call__(self, mods: Mapping[str, ModalityResult]) -> tuple[list[float] | None, dict[str, float]]:
-        """Fuse one segment (same contract as :func:`emofuse.analysis.fusion.fuse`)."""
+    def _forward(self, mods: Mapping[str, ModalityResult], present: dict[str, bool]) -> np.ndarray:
         import torch
 
         from emofuse.data.spec import Batch
 
-        present = {m: bool(mods.get(m) is not None and mods[m].ok) for m in self.model.spec.modality_names}
-        if not any(present.values()):
-            return None, {}
-        feats = {m: torch.tensor([modality_features(mods.get(m), self.inputs)], dtype=torch.float32)
-                 for m in present}
+        feats = {m: torch.tensor([modality_features(mods.get(m) if present[m] else None, self.inputs)],
+                                 dtype=torch.float32) for m in present}
         batch = Batch(features=feats, lengths={m: torch.ones(1, dtype=torch.long) for m in present},
                       present={m: torch.tensor([present[m]]) for m in present})
         with torch.inference_mode():
             out = self.model(batch)
-        probs = [float(v) for v in out.probs[0]]
-        weights = fusion_weights({m: mods[m] for m in present if present[m]})
-        if out.weights is not None:
-            raw = {m: float(out.weights[0, i]) for i, m in enumerate(out.modalities) if present.get(m)}
-            total = sum(raw.values())
-            if total > 0:
-                weights = {m: round(v / total, 4) for m, v in raw.items()}
-        return probs, weights
+        self._last_weights = out.weights, out.modalities
+        return out.probs[0].numpy().astype(np.float64)
+
+    def __call__(self, mods: Mapping[str, ModalityResult]) -> tuple[list[float] | None, dict[str, float]]:
+        """Fuse one segment (same contract as :func:`emofuse.analysis.fusion.fuse`).
+
+        With fewer than two signals present and a ``fallback``, the fallback fuses (a single
+        reading is passed through rather than remapped by a model trained on fused media).
+        Weights: the model's own per-sample modality weights where it has them, else each
+        modality's influence — how much the fused label's probability drops without it.
+        """
+        present = {m: bool(mods.get(m) is not None and mods[m].ok) for m in self.model.spec.modality_names}
+        if not any(present.values()):
+            return None, {}
+        if self.fallback is not None and sum(present.values()) < 2:
+            return self.fallback(mods)
+        probs = self._forward(mods, present)
+        top = int(np.argmax(probs))
+        own, names = self._last_weights
+        on = [m for m, v in present.items() if v]
+        if own is not None:
+            raw = {m: float(own[0, i]) for i, m in enumerate(names) if present.get(m)}
+        else:  # occlusion: the drop of the fused label's probability when the modality is left out
+            raw = {m: max(0.0, probs[top] - self._forward(mods, {**present, m: False})[top]) if len(on) > 1
+                   else 1.0 for m in on}
+        total = sum(raw.values())
+        weights = ({m: round(v / total, 4) for m, v in raw.items()} if total > 0
+                   else {m: round(1.0 / len(on), 4) for m in on})
+        return [float(v) for v in probs], weights
 
 
 def fusion_dataset(results: Sequence[AnalysisResult], labels: Sequence[Sequence[str | None]],

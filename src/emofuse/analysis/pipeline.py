@@ -14,9 +14,10 @@ The pipeline is a short loop: one streaming decode pass (:func:`~emofuse.media.s
   expert — words (transcript or Whisper tiny.en, English only) → text expert; speech → voice
   expert, sharing one Whisper encoder pass with speech recognition; faces tracked over the
   sampled frames → face expert — and says how reliable the reading is, or why it is missing;
-* **fusion** (:mod:`emofuse.analysis.fusion`) weighs the readings by each expert's prior (from
-  its model card) × reliability × how certain the reading is; lexically neutral words count as
-  absence of evidence, not as evidence of a neutral state.
+* **fusion** (:mod:`emofuse.analysis.fusion`): the shipped fusion model over the experts'
+  outputs and their quality, or the evidence rule (each expert's prior from its model card ×
+  reliability × how certain the reading is; lexically neutral words count as absence of
+  evidence, not as evidence of a neutral state).
 
 Only the audio of segments not yet analysed is buffered; frames are dropped as soon as their
 faces are read, so memory stays flat whatever the length. Experts and models are loaded once
@@ -31,7 +32,7 @@ media (cut/dropped with a warning). Each segment says which modality is missing 
 Example:
     >>> cfg = AnalyzeConfig(fps=2.0, asr=False)
     >>> cfg.segmentation, cfg.fusion
-    ('auto', 'evidence')
+    ('auto', 'trained')
 """
 
 from __future__ import annotations
