@@ -79,6 +79,8 @@ class TrainedFusion:
                 f"named text/audio/face ({FUSION_INPUTS} values each); this one has task={spec.task}, "
                 f"classes={spec.classes}, modalities={dims}")
         self.inputs = layouts[next(iter(dims.values()))[0]]
+        #: Softmax temperature from the card's ``calibration`` block (1 when it has none).
+        self.temperature = float((self.card.get("calibration") or {}).get("temperature", 1.0))
         self.name = str(self.card.get("model", "trained"))
 
     def _forward(self, mods: Mapping[str, ModalityResult], present: dict[str, bool]) -> np.ndarray:
@@ -93,7 +95,9 @@ class TrainedFusion:
         with torch.inference_mode():
             out = self.model(batch)
         self._last_weights = out.weights, out.modalities
-        return out.probs[0].numpy().astype(np.float64)
+        logits = out.logits[0].numpy().astype(np.float64) / self.temperature
+        e = np.exp(logits - logits.max())
+        return e / e.sum()
 
     def __call__(self, mods: Mapping[str, ModalityResult]) -> tuple[list[float] | None, dict[str, float]]:
         """Fuse one segment (same contract as :func:`emofuse.analysis.fusion.fuse`).
