@@ -428,6 +428,8 @@ def analyze_cmd(
         = True,
     fps: Annotated[float | None, typer.Option("--fps", help="Video frames sampled per second (face path).")] = None,
     segmentation: Annotated[str | None, typer.Option(help="auto | transcript | vad | window")] = None,
+    fusion: Annotated[str | None, typer.Option(help="trained (default: the shipped model), evidence, linear, log")]
+        = None,
     fusion_model: Annotated[Path | None, typer.Option(
         "--fusion-model", help="A trained zoo checkpoint over the experts' ekman7 outputs, instead of the rule.")]
         = None,
@@ -444,7 +446,7 @@ def analyze_cmd(
     import emofuse
     from emofuse.analysis import AnalyzeConfig, print_table
 
-    settings = _parse_sets(overrides)
+    settings = _parse_sets(overrides) | ({"fusion": fusion} if fusion else {})
     if not asr:
         settings["asr"] = False
     if fps is not None:
