@@ -260,6 +260,7 @@ def test_speech_recognition_never_returns_an_utterance_twice() -> None:
     from emofuse.media.asr import _repeats
 
     assert _repeats("good morning to you good morning to you".split())
+    assert _repeats("good morning to you good morning to you".split()) == 4
     assert not _repeats("no no no".split()) and not _repeats("we won we won".split())
     # the demo's first sentence, padded as the voice expert wants, once made Whisper loop on
     # the shortened shared encoder window ("Good morning, ... week. Good morning, ... week.")

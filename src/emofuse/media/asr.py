@@ -131,10 +131,10 @@ class Transcriber:
         x = level_normalise(np.asarray(wave, np.float32).reshape(-1))
         dur = len(x) / SAMPLE_RATE
         words = self._decode(x, encoded)
-        if encoded is not None and _repeats([str(w.word).strip().lower() for w in words]):
-            # Whisper reading a shortened encoder window sometimes loops (the utterance twice);
-            # it reads the full 30 s window it was trained on correctly: decode that instead
-            words = self._decode(x, None)
+        if encoded is not None:
+            # Whisper reading a shortened encoder window sometimes loops into the trailing
+            # silence (the utterance twice, the copy squeezed at its end): keep the first reading
+            words = words[:len(words) - _repeats([str(w.word).strip().lower() for w in words])]
         out = Transcript()
         raw: list[str] = []  # Whisper's word strings carry their own spacing
         for w in words:
@@ -153,6 +153,9 @@ class Transcriber:
 
     def _decode(self, x: np.ndarray, encoded: Any) -> list[Any]:
         """Whisper's words for the level-normalised waveform ``x`` (first window from ``encoded`` if given)."""
+        # an utterance that fits the shared window is read in full by that window; Whisper seeking
+        # on into its trailing silence would encode a second (30 s) window and find nothing there
+        whole = encoded is not None and len(x) <= 320 * len(encoded.states)
         if encoded is not None:
             import ctranslate2
 
@@ -162,20 +165,33 @@ class Transcriber:
             def reuse(features: np.ndarray) -> Any:
                 # the first window is the one the shared pass encoded; later ones (if Whisper
                 # seeks past it) are encoded as usual
-                return first.pop() if first else encode(features)
+                if first:
+                    return first.pop()
+                if whole:
+                    raise _Done
+                return encode(features)
 
             self.model.encode = reuse  # type: ignore[method-assign]
+        words: list[Any] = []
         try:
             segments, _ = self.model.transcribe(
                 x, language="en", beam_size=self.beam_size, word_timestamps=True, vad_filter=False,
                 condition_on_previous_text=False, without_timestamps=False, temperature=0.0)
-            return [w for seg in segments for w in (seg.words or [])]
+            for seg in segments:  # lazy: each window is decoded when its first segment is asked for
+                words += seg.words or []
+        except _Done:
+            pass
         finally:
             if encoded is not None:
                 del self.model.encode
+        return words
 
 
-def _repeats(words: list[str], min_len: int = 3) -> bool:
-    """Whether the word sequence ends with a block of at least ``min_len`` words repeated back to back."""
+class _Done(Exception):
+    """Raised inside Whisper's loop to stop after the shared window (see :meth:`Transcriber._decode`)."""
+
+
+def _repeats(words: list[str], min_len: int = 3) -> int:
+    """Length ``k`` of the longest block (>= ``min_len`` words) ending the sequence twice back to back; 0: none."""
     n = len(words)
-    return any(words[n - 2 * k:n - k] == words[n - k:] for k in range(max(min_len, 1), n // 2 + 1))
+    return next((k for k in range(n // 2, max(min_len, 1) - 1, -1) if words[n - 2 * k:n - k] == words[n - k:]), 0)

@@ -29,8 +29,9 @@ class WhisperPass:
     around the words reads like a voice-activity utterance) with ``pad_s`` of silence before
     and after it (the voice
     expert's :attr:`~emofuse.experts.base.Expert.pad_s`: it was trained on whole files with
-    silence around the speech); speech recognition reads the same padded audio, its word times
-    shifted back by ``pad_s``.
+    silence around the speech) — less where the padding would push the audio into the next
+    encoder window (:meth:`pad`); speech recognition reads the same padded audio, its word
+    times shifted back by the padding.
 
     Args:
         encoder: A :class:`~emofuse.experts.whisper_features.WhisperEncoder`.
@@ -42,13 +43,25 @@ class WhisperPass:
         self.pad_s = float(pad_s)
         self.seconds = 0.0
 
+    def pad(self, seg: Segment) -> float:
+        """The padding used for ``seg``: ``pad_s``, less where it would push the audio into the next
+        encoder window (a longer window costs the encoder and the decoder's attention twice over)."""
+        audio = seg.speech_audio()[1]
+        n = 0 if audio is None else len(audio)
+        frames = getattr(self.encoder, "window_frames", 0)
+        if not frames or self.pad_s <= 0:
+            return self.pad_s
+        win = frames * 160  # samples per encoder window (10 ms mel frames)
+        room = (-(-max(n, 1) // win) * win - n) / 2 / 16000
+        return max(0.0, min(self.pad_s, room)) if n < 30 * 16000 else 0.0
+
     def wave(self, seg: Segment) -> np.ndarray:
         """``(T,)`` the segment's speech (:meth:`Segment.speech_audio`) with the silence padding (encoded)."""
-        return pad_silence(seg.speech_audio()[1], self.pad_s)
+        return pad_silence(seg.speech_audio()[1], self.pad(seg))
 
     def start(self, seg: Segment) -> float:
         """Media time of the first sample of :meth:`wave`, seconds (may precede the segment)."""
-        return seg.speech_audio()[0] - self.pad_s
+        return seg.speech_audio()[0] - self.pad(seg)
 
     def encode(self, seg: Segment) -> Any:
         """The :class:`~emofuse.experts.whisper_features.Encoded` pass over :meth:`wave`."""
