@@ -106,9 +106,23 @@ def _deltas(f: np.ndarray, width: int = 2) -> np.ndarray:
     return num / (2 * sum(k * k for k in range(1, width + 1)))
 
 
-def _pitch(x: np.ndarray, n_frames: int) -> np.ndarray:
-    """YIN-style f0 per 10 ms frame in Hz (0 where unvoiced), ``(n_frames,)``."""
+def _pitch(x: np.ndarray, n_frames: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """YIN-style f0 per 10 ms frame in Hz (0 where unvoiced), ``(n_frames,)``.
+
+    ``mask`` (``(n_frames,)`` bool): frames to analyse; the others get 0 without the cost (silence
+    padding around an utterance is most of a short segment's frames).
+    """
     fr = _frames(x, _F0_WIN, _HOP)[:n_frames].astype(np.float64)
+    if mask is not None:
+        out = np.zeros(len(fr))
+        keep = np.asarray(mask[:len(fr)], bool)
+        if keep.any():
+            out[keep] = _pitch_frames(fr[keep])
+        return out
+    return _pitch_frames(fr)
+
+
+def _pitch_frames(fr: np.ndarray) -> np.ndarray:
     fr = fr - fr.mean(1, keepdims=True)
     tau_min, tau_max = int(SAMPLE_RATE / _F0_MAX), int(SAMPLE_RATE / _F0_MIN)
     spec = np.fft.rfft(fr, n=2048, axis=1)
@@ -161,8 +175,7 @@ def frame_features(wave: np.ndarray) -> dict[str, np.ndarray]:
     magn = mag / (mag.sum(1, keepdims=True) + 1e-12)
     flux = np.r_[0.0, np.sqrt((np.diff(magn, axis=0) ** 2).sum(1))]
     zcr = (np.abs(np.diff(np.signbit(fr).astype(np.int8), axis=1)).sum(1)) / _WIN
-    f0 = _pitch(x, fr.shape[0])
-    f0 = np.where(active, f0, 0.0)
+    f0 = _pitch(x, fr.shape[0], mask=active)  # 0 outside the active frames, as before, computed only inside
     return {"logmel": logmel, "mfcc": mfcc, "energy_db": energy_db, "centroid": centroid / 1000.0,
             "bandwidth": bandwidth / 1000.0, "rolloff": rolloff / 1000.0, "flatness": flatness, "flux": flux,
             "zcr": zcr, "f0": f0, "active": active}
