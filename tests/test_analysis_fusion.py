@@ -257,8 +257,10 @@ def test_evaluate_analysis_cli_fuses_saved_results_again(tmp_path: Path) -> None
 def test_speech_recognition_never_returns_an_utterance_twice() -> None:
     import emofuse
     from emofuse.demo import demo_path
-    from emofuse.media.asr import _repeats
+    from emofuse.media.asr import _loop_free, _repeats
 
+    assert _loop_free(("kids are talking " * 4 + "").split()) == 3  # four copies: one kept
+    assert _loop_free("we won we won the cup".split()) == 6
     assert _repeats("good morning to you good morning to you".split())
     assert _repeats("good morning to you good morning to you".split()) == 4
     assert not _repeats("no no no".split()) and not _repeats("we won we won".split())

@@ -134,7 +134,7 @@ class Transcriber:
         if encoded is not None:
             # Whisper reading a shortened encoder window sometimes loops into the trailing
             # silence (the utterance twice, the copy squeezed at its end): keep the first reading
-            words = words[:len(words) - _repeats([str(w.word).strip().lower() for w in words])]
+            words = words[:_loop_free([str(w.word).strip().lower() for w in words])]
         out = Transcript()
         raw: list[str] = []  # Whisper's word strings carry their own spacing
         for w in words:
@@ -189,6 +189,14 @@ class Transcriber:
 
 class _Done(Exception):
     """Raised inside Whisper's loop to stop after the shared window (see :meth:`Transcriber._decode`)."""
+
+
+def _loop_free(words: list[str]) -> int:
+    """How many leading words to keep so that no block (>= 3 words) repeats back to back at the end."""
+    n = len(words)
+    while k := _repeats(words[:n]):  # a loop may repeat more than once
+        n -= k
+    return n
 
 
 def _repeats(words: list[str], min_len: int = 3) -> int:
