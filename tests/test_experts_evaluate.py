@@ -116,3 +116,25 @@ def test_cli_evaluate_face_folder_with_mediapipe(tmp_path):
     metrics = json.loads(proc.stdout)
     # MediaPipe finds the portrait in both photos, and nothing in the flat wall
     assert metrics["n"] == 3 and metrics["no_face"] == 1 and metrics["unreadable"] == 1
+
+
+def test_evaluate_text_expert_on_goemotions_with_the_ekman_view(tmp_path):
+    """`--view ekman7` is scored as the single-label Ekman view (comments in one Ekman group)."""
+    from emofuse.experts.evaluate import evaluate_expert
+    from emofuse.labels import get_label_space
+
+    GO28 = get_label_space("goemotions28").classes  # noqa: N806 - the file's label order
+
+    root = tmp_path / "go"
+    root.mkdir()
+    (root / "emotions.txt").write_text("\n".join(GO28) + "\n", encoding="utf-8")
+    lines = [("I am so happy and grateful today", "17", "a"), ("this makes me furious", "2", "b"),
+             ("so sad and lonely", "25", "c"), ("happy but also angry", "17,2", "d")]
+    tsv = root / "test.tsv"
+    tsv.write_text("".join(f"{t}\t{ids}\t{cid}\n" for t, ids, cid in lines), encoding="utf-8")
+    m = evaluate_expert("text-goemotions", tsv, view="ekman7", predictions=tmp_path / "p.csv")
+    assert m["space"] == "ekman7" and m["dropped"] == 1  # the two-group comment is not scored
+    assert m["accuracy"] >= 2 / 3
+    out = run("evaluate", "text-goemotions", str(tsv), "--view", "ekman7", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["dropped"] == 1

@@ -153,10 +153,23 @@ def evaluate_expert(
         true_names = [";".join(it.label) for it in items]
         probs, classes = out.probs, list(expert.classes)
     else:
-        if corpus.multilabel:
+        single = None
+        if corpus.multilabel and corpus.label_space == "ekman7":
+            # the single-label Ekman view: the items whose labels fall in one Ekman group (as the
+            # experts' cards report it); the others are counted in ``dropped``
+            single = np.array([len(set(it.label)) == 1 for it in items])
+            if not single.any():
+                raise DataError(f"corpus {data}: no item has exactly one {corpus.label_space} label")
+        elif corpus.multilabel:
             raise DataError(f"multi-label corpus in {corpus.label_space!r} cannot be scored against "
                             f"{expert.label_space!r}; give the single-label view (e.g. view='ekman7')")
-        if native:
+        if single is not None:
+            classes, probs = list(EKMAN), out.ekman
+            keep = single
+            true_idx = np.array([EKMAN.index(next(iter(it.label))) for it, k in zip(items, keep, strict=True) if k],
+                                dtype=np.int64)
+            table = None
+        elif native:
             classes, probs = list(expert.classes), out.probs
             true_idx = scored.labels_as_indices()
             keep = np.ones(len(items), dtype=bool)
@@ -169,10 +182,11 @@ def evaluate_expert(
             classes, probs = list(EKMAN), out.ekman
             true_idx = np.array([EKMAN.index(m) for m in mapped if m is not None], dtype=np.int64)
         metrics = classification_metrics(true_idx, probs[keep], num_classes=len(classes), classes=classes)
-        result.update(space=expert.label_space if native else "ekman7", classes=classes,
+        result.update(space=expert.label_space if native and single is None else "ekman7", classes=classes,
                       dropped=int((~keep).sum()), **metrics)
         pred_names = [classes[i] for i in probs.argmax(1)]
-        true_names = [it.label if native else (table[it.label] or "") for it in items]
+        true_names = [";".join(sorted(set(it.label))) if single is not None else
+                      it.label if native else (table[it.label] or "") for it in items]
     if predictions is not None:
         path = Path(predictions)
         path.parent.mkdir(parents=True, exist_ok=True)
