@@ -138,3 +138,21 @@ def test_evaluate_text_expert_on_goemotions_with_the_ekman_view(tmp_path):
     out = run("evaluate", "text-goemotions", str(tsv), "--view", "ekman7", "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["dropped"] == 1
+
+
+def test_evaluate_by_group_reports_each_group_and_the_gap(emodb_dir):
+    from emofuse.errors import DataError
+    from emofuse.experts.evaluate import evaluate_expert
+
+    m = evaluate_expert("voice-ekman", emodb_dir, by="gender")
+    groups = m["by_group"]["groups"]
+    assert set(groups) == {"female", "male"}  # EmoDB speakers 03, 11 male; 08 female (from the docs)
+    assert sum(g["n"] for g in groups.values()) == m["n"] == 5
+    accs = [g["accuracy"] for g in groups.values()]
+    assert m["by_group"]["accuracy_gap"] == pytest.approx(max(accs) - min(accs), abs=1e-4)
+    by_speaker = evaluate_expert("voice-ekman", emodb_dir, by="speaker")["by_group"]["groups"]
+    assert set(by_speaker) == {"03", "08", "11"}
+    with pytest.raises(DataError, match="no such field"):
+        evaluate_expert("voice-ekman", emodb_dir, by="age")
+    proc = run("evaluate", "voice-ekman", str(emodb_dir), "--by", "gender")
+    assert proc.returncode == 0 and "worst-group gap" in proc.stdout, proc.stderr

@@ -145,6 +145,10 @@ def _print_metrics(metrics: dict[str, Any], title: str) -> None:
             table.add_row(k, str(v))
         elif isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()):
             table.add_row(k, ", ".join(f"{a}={b:.3f}" for a, b in v.items()))
+        elif k == "by_group":  # per-group figures and the worst-group gap
+            [table.add_row(f"{v['key']}={g}", f"n={r['n']} acc={r['accuracy']:.3f} UAR={r['uar']:.3f}")
+             for g, r in v["groups"].items()]
+            table.add_row(f"{v['key']}: worst-group gap", f"UAR {v['uar_gap']:.3f} (worst: {v['worst_group']})")
     console.print(table)
 
 
@@ -162,6 +166,7 @@ def evaluate(
     label_map: Annotated[Path | None, typer.Option(help="JSON/YAML mapping of raw label names.")] = None,
     label_space: Annotated[str | None, typer.Option(help="Label space of the corpus labels.")] = None,
     view: Annotated[str | None, typer.Option(help="GoEmotions view: goemotions28 or ekman7.")] = None,
+    by: Annotated[str | None, typer.Option(help="Experts: also per group: speaker, gender, ... (item field).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     predictions: Annotated[Path | None, typer.Option(help="Write one CSV row per item.")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="Allow reading a trusted pickle (runs its code).")] = False,
@@ -171,7 +176,7 @@ def evaluate(
     if not Path(model).exists() and _is_expert(model):
         metrics = _evaluate_expert(model, data, fmt, split=split, usage=usage, text_column=text_column,
                                    label_column=label_column, label_map=label_map, label_space=label_space,
-                                   view=view, predictions=predictions)
+                                   view=view, predictions=predictions, by=by)
     else:
         from emofuse import evaluate as evaluate_fn
 

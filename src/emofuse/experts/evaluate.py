@@ -80,6 +80,7 @@ def evaluate_expert(
     on_progress: Callable[[int, int], None] | None = None,
     weights: str | Path | None = None,
     detector: Any = None,
+    by: str | None = None,
     **reader_options: Any,
 ) -> dict[str, Any]:
     """Score expert ``name`` on the corpus at ``data``.
@@ -94,6 +95,10 @@ def evaluate_expert(
         weights: Another weights directory for the same expert (a retrained one).
         detector: Face detector for face images larger than a crop (default: MediaPipe; see
             :func:`emofuse.media.face.crop_face`).
+        by: Also report accuracy and UAR per group of items: ``speaker``, or any per-item field
+            the reader gives (``gender`` for RAVDESS and EmoDB, ``intensity``, a CSV column...);
+            ``result["by_group"]`` holds each group's ``n``/``accuracy``/``uar`` and the
+            worst-group gaps (best minus worst). Single-label scoring only.
         **reader_options: Passed to the corpus reader (``usage=``, ``text_column=``, ``label_map=``...).
 
     Returns:
@@ -144,6 +149,8 @@ def evaluate_expert(
     scored = corpus if len(items) == len(all_items) else corpus.subset(kept)
     native = corpus.label_space == expert.label_space
     result: dict[str, Any] = {"expert": name, "corpus": str(data), "n": len(items), **notes}
+    if by is not None and corpus.multilabel and corpus.label_space != "ekman7":
+        raise DataError(f"--by {by}: per-group figures need single-label scoring")
     if native and corpus.multilabel:
         y = scored.labels_as_indices()
         thr = out.thresholds if out.thresholds is not None else 0.5
@@ -182,6 +189,9 @@ def evaluate_expert(
             classes, probs = list(EKMAN), out.ekman
             true_idx = np.array([EKMAN.index(m) for m in mapped if m is not None], dtype=np.int64)
         metrics = classification_metrics(true_idx, probs[keep], num_classes=len(classes), classes=classes)
+        if by is not None:
+            result["by_group"] = by_group([it for it, k in zip(items, keep, strict=True) if k], true_idx,
+                                          probs[keep].argmax(1), by, len(classes))
         result.update(space=expert.label_space if native and single is None else "ekman7", classes=classes,
                       dropped=int((~keep).sum()), **metrics)
         pred_names = [classes[i] for i in probs.argmax(1)]
@@ -202,3 +212,33 @@ def evaluate_expert(
                     true = ";".join(it.label) if isinstance(it.label, tuple) else it.label
                     w.writerow([it.id, true, "", *[""] * len(classes), reason])
     return result
+
+
+def by_group(items: list[Any], y: np.ndarray, pred: np.ndarray, key: str, n_classes: int) -> dict[str, Any]:
+    """Accuracy and UAR per group of ``items`` (``key``: ``speaker`` or a ``meta`` field), with counts and gaps.
+
+    Args:
+        items: The scored corpus items.
+        y: ``(N,)`` true class indices.
+        pred: ``(N,)`` predicted class indices.
+        key: ``"speaker"`` or a per-item ``meta`` field (``gender``, ``intensity``, ...).
+        n_classes: Number of classes (UAR averages the recall of the classes a group has).
+
+    Raises:
+        DataError: No item carries ``key``.
+    """
+    values = [it.speaker if key == "speaker" else (it.meta or {}).get(key) for it in items]
+    if all(v is None for v in values):
+        fields = sorted({k for it in items for k in (it.meta or {})} | ({"speaker"} if items[0].speaker else set()))
+        raise DataError(f"--by {key}: the items have no such field; they have {fields}")
+    groups: dict[str, Any] = {}
+    for g in sorted({str(v) for v in values if v is not None}):
+        m = np.array([str(v) == g for v in values])
+        recalls = [float((pred[m & (y == c)] == c).mean()) for c in range(n_classes) if (m & (y == c)).any()]
+        groups[g] = {"n": int(m.sum()), "accuracy": round(float((pred[m] == y[m]).mean()), 4),
+                     "uar": round(float(np.mean(recalls)), 4)}
+    acc = [v["accuracy"] for v in groups.values()]
+    uar = [v["uar"] for v in groups.values()]
+    return {"key": key, "groups": groups, "worst_group": min(groups, key=lambda g: groups[g]["uar"]),
+            "accuracy_gap": round(max(acc) - min(acc), 4), "uar_gap": round(max(uar) - min(uar), 4),
+            "ungrouped": int(sum(v is None for v in values))}
