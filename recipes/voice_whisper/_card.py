@@ -50,6 +50,11 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
         "(preprocessing.segment_pad_s; 86.1 %), but the reading stays sensitive to the padding (0.5 s: 76.8 %, "
         "1.5 s: 71.1 %): the head has learned the timing of RAVDESS/EmoDB files, so conversational speech cut "
         "differently will read worse.",
+        "Group gap (indicative, 4 speakers): the validation-only head trained the same way without RAVDESS "
+        "actors 15-18 scores their 240 files at UAR 75.6 % for the two female actors and 55.7 % for the two "
+        "male actors (per actor 60.1 / 76.8 / 51.2 / 74.4 % for 15 / 16 / 17 / 18; evaluate_expert("
+        "'voice-whisper', <actors 15-18>, weights=<that head>, by='gender')); expect lower accuracy for male "
+        "voices.",
     ]
     if excluded:
         limitations.append(
