@@ -18,12 +18,10 @@ the face expert selected its epoch and temperature on PublicTest.
 
 from __future__ import annotations
 
-import argparse
-import os
 import random
 from pathlib import Path
 
-from media_sets import SPLITS, load_sources, write_clip, write_labels, write_voice_list
+from media_sets import load_sources, parse_split_args, split_parser, write_clip, write_labels, write_voice_list
 
 
 def build(data_dir: Path, out: Path, split: str, actors: list[int] | None, per_emotion: int, seed: int) -> None:
@@ -44,18 +42,10 @@ def build(data_dir: Path, out: Path, split: str, actors: list[int] | None, per_e
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, default=os.environ.get("EMOFUSE_DATA_DIR"))
-    ap.add_argument("--split", choices=sorted(SPLITS), default="val")
-    ap.add_argument("--out", type=Path, default=None, help="default runs/<split>_composite")
-    ap.add_argument("--actors", type=int, nargs="+", default=None, help="default: the split's actors")
+    ap = split_parser(__doc__, "composite")
     ap.add_argument("--per-emotion", type=int, default=2, help="clips per actor and emotion")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    if args.data_dir is None:
-        ap.error("--data-dir (or $EMOFUSE_DATA_DIR) must name the folder holding ravdess/ and fer2013/")
-    build(args.data_dir, args.out or Path(f"runs/{args.split}_composite"), args.split, args.actors,
-          args.per_emotion, args.seed)
+    args = parse_split_args(ap, "composite", "ravdess/ and fer2013/")
+    build(args.data_dir, args.out, args.split, args.actors, args.per_emotion, args.seed)
 
 
 if __name__ == "__main__":

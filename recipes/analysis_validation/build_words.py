@@ -22,12 +22,18 @@ expert was trained on actors 01-18 (voice readings are in-sample).
 
 from __future__ import annotations
 
-import argparse
-import os
 import random
 from pathlib import Path
 
-from media_sets import SPLITS, load_sources, write_clip, write_labels, write_srt, write_voice_list
+from media_sets import (
+    load_sources,
+    parse_split_args,
+    split_parser,
+    write_clip,
+    write_labels,
+    write_srt,
+    write_voice_list,
+)
 
 from emofuse.labels import get_label_space
 
@@ -79,16 +85,8 @@ def build(data_dir: Path, out: Path, split: str, actors: list[int] | None, seed:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, default=os.environ.get("EMOFUSE_DATA_DIR"))
-    ap.add_argument("--split", choices=sorted(SPLITS), default="val")
-    ap.add_argument("--out", type=Path, default=None, help="default runs/<split>_words")
-    ap.add_argument("--actors", type=int, nargs="+", default=None, help="default: the split's actors")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    if args.data_dir is None:
-        ap.error("--data-dir (or $EMOFUSE_DATA_DIR) must name the folder holding ravdess/, fer2013/ and meld/")
-    build(args.data_dir, args.out or Path(f"runs/{args.split}_words"), args.split, args.actors, args.seed)
+    args = parse_split_args(split_parser(__doc__, "words"), "words", "ravdess/, fer2013/ and meld/")
+    build(args.data_dir, args.out, args.split, args.actors, args.seed)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ Matroska), so the voice path is measured through lossy codecs, not on clean PCM.
 
 from __future__ import annotations
 
+import argparse
 import csv
+import os
 import random
 import re
 from dataclasses import dataclass
@@ -133,3 +135,23 @@ def write_labels(path: Path, rows: list[dict[str, Any]]) -> None:
         w = csv.DictWriter(fh, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
+
+
+def split_parser(doc: str, kind: str) -> argparse.ArgumentParser:
+    """The builders' shared options: ``--data-dir --split --out --actors --seed``."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, default=os.environ.get("EMOFUSE_DATA_DIR"))
+    ap.add_argument("--split", choices=sorted(SPLITS), default="val")
+    ap.add_argument("--out", type=Path, default=None, help=f"default runs/<split>_{kind}")
+    ap.add_argument("--actors", type=int, nargs="+", default=None, help="default: the split's actors")
+    ap.add_argument("--seed", type=int, default=0)
+    return ap
+
+
+def parse_split_args(ap: argparse.ArgumentParser, kind: str, needs: str) -> argparse.Namespace:
+    """Parse, check ``--data-dir`` (``needs``: the corpora it must hold) and default ``--out``."""
+    args = ap.parse_args()
+    if args.data_dir is None:
+        ap.error(f"--data-dir (or $EMOFUSE_DATA_DIR) must name the folder holding {needs}")
+    args.out = args.out or Path(f"runs/{args.split}_{kind}")
+    return args

@@ -242,20 +242,8 @@ class Segmenter:
 
     # ------------------------------------------------------------------ speech probabilities
 
-    def speech_prob(self, s: float, e: float) -> float:
-        """Mean speech probability of the VAD frames in ``[s, e)`` (0 when none were seen)."""
-        if not self._n_probs or self._vad_t0 is None:
-            return 0.0
-        i0 = max(0, int((s - self._vad_t0) / FRAME_S))
-        i1 = max(i0 + 1, int(np.ceil((e - self._vad_t0) / FRAME_S)))
-        if i0 >= self._n_probs:
-            return 0.0
-        if len(self._probs) > 1:
-            self._probs = [np.concatenate(self._probs)]
-        return float(self._probs[0][i0:min(i1, self._n_probs)].mean())
-
-    def speech_bounds(self, s: float, e: float) -> tuple[float, float] | None:
-        """First to last VAD frame at the speech threshold in ``[s, e)``, widened by the VAD padding."""
+    def _vad_frames(self, s: float, e: float) -> tuple[int, np.ndarray] | None:
+        """``(i0, probs)``: the index of the first VAD frame in ``[s, e)`` and the frames' probabilities."""
         if not self._n_probs or self._vad_t0 is None:
             return None
         i0 = max(0, int((s - self._vad_t0) / FRAME_S))
@@ -264,12 +252,24 @@ class Segmenter:
             return None
         if len(self._probs) > 1:
             self._probs = [np.concatenate(self._probs)]
-        hit = np.flatnonzero(self._probs[0][i0:i1] >= self.vad_config.threshold)
+        return i0, self._probs[0][i0:i1]
+
+    def speech_prob(self, s: float, e: float) -> float:
+        """Mean speech probability of the VAD frames in ``[s, e)`` (0 when none were seen)."""
+        frames = self._vad_frames(s, e)
+        return 0.0 if frames is None else float(frames[1].mean())
+
+    def speech_bounds(self, s: float, e: float) -> tuple[float, float] | None:
+        """First to last VAD frame at the speech threshold in ``[s, e)``, widened by the VAD padding."""
+        frames = self._vad_frames(s, e)
+        if frames is None:
+            return None
+        i0, probs = frames
+        hit = np.flatnonzero(probs >= self.vad_config.threshold)
         if not len(hit):
             return None
-        pad = self.vad_config.pad_s
-        return (max(s, self._vad_t0 + (i0 + hit[0]) * FRAME_S - pad),
-                min(e, self._vad_t0 + (i0 + hit[-1] + 1) * FRAME_S + pad))
+        pad, t0 = self.vad_config.pad_s, float(self._vad_t0 or 0.0)  # set: frames were found
+        return (max(s, t0 + (i0 + hit[0]) * FRAME_S - pad), min(e, t0 + (i0 + hit[-1] + 1) * FRAME_S + pad))
 
     def _add_probs(self, p: np.ndarray) -> list[Segment]:
         if len(p):

@@ -53,13 +53,13 @@ class VoicePath(ModalityPath):
         if s.speech_prob < MIN_SPEECH_PROB:
             return ModalityResult.missing("no speech in segment", speech_prob=s.speech_prob)
         try:
-            shared = None
-            wave = pad_silence(s.speech_audio()[1], self.expert.pad_s)  # what the expert was trained on
-            if self.share:
+            if self.share:  # the shared pass's padded audio: what the expert was trained on
                 from emofuse.analysis.paths.whisper import whisper_pass
 
                 wp = whisper_pass(self.ctx)
                 shared, wave = {SHARED_PASS: [wp.encode(s)]}, wp.wave(s)
+            else:
+                shared, wave = None, pad_silence(s.speech_audio()[1], self.expert.pad_s)
             t0 = time.perf_counter()
             out = self.expert.predict([(wave, SAMPLE_RATE)], shared=shared)
             self._time("voice", t0)
