@@ -64,7 +64,6 @@ class TrainedFusion:
 
     def __init__(self, checkpoint: str | Path, fallback: Any = None) -> None:
         self.fallback = fallback
-        self._last_weights: Any = (None, ())
         from emofuse.models.checkpoint import load_checkpoint
 
         self.model, self.card = load_checkpoint(checkpoint)
@@ -83,7 +82,8 @@ class TrainedFusion:
         self.temperature = float((self.card.get("calibration") or {}).get("temperature", 1.0))
         self.name = str(self.card.get("model", "trained"))
 
-    def _forward(self, mods: Mapping[str, ModalityResult], present: dict[str, bool]) -> np.ndarray:
+    def _forward(self, mods: Mapping[str, ModalityResult], present: dict[str, bool]) -> tuple[np.ndarray, Any]:
+        """``(probs, (own weights or None, their modality order))`` of the model on one segment."""
         import torch
 
         from emofuse.data.spec import Batch
@@ -94,10 +94,9 @@ class TrainedFusion:
                       present={m: torch.tensor([present[m]]) for m in present})
         with torch.inference_mode():
             out = self.model(batch)
-        self._last_weights = out.weights, out.modalities
         logits = out.logits[0].numpy().astype(np.float64) / self.temperature
         e = np.exp(logits - logits.max())
-        return e / e.sum()
+        return e / e.sum(), (out.weights, out.modalities)
 
     def __call__(self, mods: Mapping[str, ModalityResult]) -> tuple[list[float] | None, dict[str, float]]:
         """Fuse one segment (same contract as :func:`emofuse.analysis.fusion.fuse`).
@@ -112,14 +111,13 @@ class TrainedFusion:
             return None, {}
         if self.fallback is not None and sum(present.values()) < 2:
             return self.fallback(mods)
-        probs = self._forward(mods, present)
+        probs, (own, names) = self._forward(mods, present)
         top = int(np.argmax(probs))
-        own, names = self._last_weights
         on = [m for m, v in present.items() if v]
         if own is not None:
             raw = {m: float(own[0, i]) for i, m in enumerate(names) if present.get(m)}
         else:  # occlusion: the drop of the fused label's probability when the modality is left out
-            raw = {m: max(0.0, probs[top] - self._forward(mods, {**present, m: False})[top]) if len(on) > 1
+            raw = {m: max(0.0, probs[top] - self._forward(mods, {**present, m: False})[0][top]) if len(on) > 1
                    else 1.0 for m in on}
         total = sum(raw.values())
         weights = ({m: round(v / total, 4) for m, v in raw.items()} if total > 0
