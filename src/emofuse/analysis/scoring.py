@@ -234,10 +234,20 @@ def score_analyses(results: Iterable[str | Path | AnalysisResult], labels: str |
     spans = read_labels(labels) if isinstance(labels, (str, Path)) else list(labels)
     res = load_results(results)
     if fuser is not None or drop:
+        import json
+
         from emofuse.analysis.config import AnalyzeConfig
         from emofuse.analysis.fusion import make_fuser, refuse
 
-        res = [refuse(r, fuser or make_fuser(AnalyzeConfig.from_dict(r.config)), drop=tuple(drop)) for r in res]
+        own: dict[str, Any] = {}  # one fuser per distinct setting (a trained one loads a checkpoint)
+
+        def fuser_of(r: AnalysisResult) -> Any:
+            key = json.dumps(r.config, sort_keys=True, default=str)
+            if key not in own:
+                own[key] = make_fuser(AnalyzeConfig.from_dict(r.config))
+            return own[key]
+
+        res = [refuse(r, fuser or fuser_of(r), drop=tuple(drop)) for r in res]
     modalities = list(dict.fromkeys(m for r in res for m in r.modality_names()))
     items, by_file, unmatched = [], {}, []
     for r in res:
