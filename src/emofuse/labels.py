@@ -101,6 +101,9 @@ _space("ravdess8", ["neutral", "calm", "happy", "sad", "angry", "fearful", "disg
        "RAVDESS emotions, codes 01-08")
 _space("sentiment2", ["negative", "positive"], "binary sentiment (e.g. CMU-MOSI with non-neutral labels)")
 _space("sentiment3", ["negative", "neutral", "positive"], "three-way sentiment (MELD, SST-3)")
+_space("wesad3", ["baseline", "stress", "amusement"],
+       "WESAD affective conditions (Schmidt et al. 2018): rest, the Trier Social Stress Test, funny videos")
+_space("stress2", ["no_stress", "stress"], "stress vs no stress (WESAD's 2-class view: baseline and amusement vs stress)")
 
 
 def get_label_space(name: str) -> LabelSpace:
@@ -147,6 +150,8 @@ add_mapping("goemotions28", "ekman7", {g: e for e, gs in _GO_EKMAN.items() for g
 add_mapping("ekman7", "sentiment3", {"anger": "negative", "disgust": "negative", "fear": "negative",
                                      "happiness": "positive", "sadness": "negative",
                                      "surprise": None, "neutral": "neutral"})
+# WESAD conditions have no Ekman counterpart: the physio expert routes them itself (see its card).
+add_mapping("wesad3", "stress2", {"baseline": "no_stress", "stress": "stress", "amusement": "no_stress"})
 add_mapping("sentiment3", "sentiment2", {"negative": "negative", "neutral": None, "positive": "positive"})
 add_mapping("meld7", "sentiment3", {"neutral": "neutral", "surprise": None, "fear": "negative",
                                     "sadness": "negative", "joy": "positive", "disgust": "negative",

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from emofuse.experts import face as _face  # noqa: F401  (registers the face expert)
+from emofuse.experts import physio as _physio  # noqa: F401  (registers physio-wesad; NeuroKit2 loads on use)
 from emofuse.experts import text as _text  # noqa: F401  (registers the text expert)
 from emofuse.experts import voice as _voice  # noqa: F401  (registers the voice expert)
 from emofuse.experts import voice_whisper as _voice_whisper  # noqa: F401  (registers voice-whisper; loads no model)
