@@ -2,7 +2,8 @@
 
 Inputs are generated here, one builder per kind of input an expert declares
 (:attr:`Expert.needs.input <emofuse.experts.base.ExpertNeeds>`): sentences for text, a
-synthetic vowel (16 kHz waveforms) for the voice, drawn 48x48 grey face crops for the face.
+synthetic vowel (16 kHz waveforms) for the voice, drawn 48x48 grey face crops for the face,
+windows of a generated wrist recording for the physiological expert.
 A newly registered expert is picked up by the parametrization; one whose input kind has no
 builder here fails :func:`test_every_registered_expert_has_an_input_builder`.
 """
@@ -52,6 +53,23 @@ def face_crops() -> np.ndarray:
     return np.stack(out)
 
 
+def physio_windows() -> list[Any]:
+    """Windows of a generated 4-minute wrist recording (BVP, EDA, temperature, motion), and one of EDA only."""
+    pytest.importorskip("neurokit2")
+    from _physio import recording
+    from emofuse.experts.physio import physio_windows as windows
+
+    return windows(recording(240), [90.0, 160.0, 240.0]) + windows(recording(240, signals=("eda",)), [240.0])
+
+
+def empty_physio_window() -> list[Any]:
+    from emofuse.experts.physio import GROUP_NAMES, PhysioWindow
+    from emofuse.experts.physio_features import FEATURES
+
+    nan = np.full(len(FEATURES), np.nan, np.float32)
+    return [PhysioWindow(nan, np.zeros(len(GROUP_NAMES), np.float32), (np.zeros_like(nan), np.ones_like(nan)), 5.0)]
+
+
 #: Input kind (``Expert.needs.input``) → (good inputs as a list, bad inputs each refused with DataError).
 BUILDERS: dict[str, tuple[Callable[[], list[Any]], dict[str, Callable[[], Any]]]] = {
     "text": (sentences, {
@@ -61,6 +79,10 @@ BUILDERS: dict[str, tuple[Callable[[], list[Any]], dict[str, Callable[[], Any]]]
     "waveform": (waveforms, {
         "silent": lambda: [(vowel(1.0), SR), (np.zeros(SR, np.float32), SR)],
         "NaN": lambda: [(np.full(SR, np.nan, np.float32), SR)],
+    }),
+    "physio_window": (physio_windows, {
+        "window without any signal": empty_physio_window,
+        "not a window": lambda: [np.zeros(22, np.float32)],
     }),
     "face_crop": (lambda: list(face_crops()), {
         "wrong shape": lambda: np.zeros((2, 48, 47), np.uint8),

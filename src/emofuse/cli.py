@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from emofuse.cli_analyze import gather_texts, run_batch, run_texts
+from emofuse.cli_analyze import gather_texts, run_batch, run_texts, show_result
 from emofuse.errors import ConfigError, EmofuseError, MissingFileError
 
 app = typer.Typer(help="emofuse: multimodal emotion recognition (text, voice, face).", no_args_is_help=True,
@@ -440,16 +440,20 @@ def analyze_cmd(
         = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", "-s", help="Any AnalyzeConfig field: key=value.")]
         = None,
+    physio: Annotated[Path | None, typer.Option("--physio", help="Wearable signals recorded alongside (WESAD .npz, "
+        "CSV/Parquet with a time column, Empatica E4 folder/zip, EDF/BDF); a signals file alone needs no flag.")]
+        = None,
+    physio_offset: Annotated[float | None, typer.Option(help="Media time (s) of the signals' time 0.")] = None,
     redo: Annotated[bool, typer.Option("--redo", help="Batch: analyse files again even if done.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result JSON to stdout.")] = False,
     max_rows: Annotated[int, typer.Option(help="Rows shown in the terminal table.")] = 40,
 ) -> None:
-    """Analyse video, audio or text: emotions per segment from words, voice and face, fused.
+    """Analyse video, audio, text or wearable signals: emotions per segment from words, voice, face and body, fused.
 
     Runs locally; nothing is sent anywhere and nothing is written unless --out is given.
     """
     import emofuse
-    from emofuse.analysis import AnalyzeConfig, print_table
+    from emofuse.analysis import AnalyzeConfig
 
     settings = _parse_sets(overrides) | ({"fusion": fusion} if fusion else {})
     if not asr:
@@ -460,6 +464,8 @@ def analyze_cmd(
         settings["segmentation"] = segmentation
     if fusion_model is not None:
         settings["fusion_model"] = str(fusion_model)
+    if physio_offset is not None:
+        settings["physio_offset_s"] = physio_offset
     cfg = AnalyzeConfig.from_dict(settings)
     from emofuse.analysis import check_formats
 
@@ -490,8 +496,10 @@ def analyze_cmd(
         result = emofuse.analyze(text=texts[0], config=cfg)
     elif len(paths) == 1 and not paths[0].is_dir() and not (transcript is not None and transcript.is_dir()):
         result = emofuse.analyze(paths[0], transcript=transcript, transcript_encoding=encoding, config=cfg,
-                                 progress=err_console.is_terminal)
+                                 progress=err_console.is_terminal, signals=physio)
     else:
+        if physio is not None:
+            raise ConfigError("--physio goes with one input file (its signals); batch mode takes none")
         if transcript is not None and not transcript.is_dir():
             raise ConfigError("in batch mode --transcript names a folder of transcripts named after the inputs "
                               f"(clip.mp4 -> clip.srt); {transcript} is not a folder")
@@ -500,15 +508,7 @@ def analyze_cmd(
         run_batch(paths, out, cfg, fmts, redo, console=console, err_console=err_console, transcripts=transcript,
                   encoding=encoding)
         return
-    if json_out:
-        sys.stdout.write(result.to_json() + "\n")
-    else:
-        print_table(result, console=console, max_rows=max_rows)
-        for w in result.warnings:
-            err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
-    if out is not None:
-        written = result.save(out, fmts)
-        err_console.print("wrote " + ", ".join(str(p) for p in written.values()), highlight=False, soft_wrap=True)
+    show_result(result, out, fmts, json_out, max_rows, console=console, err_console=err_console)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from emofuse.errors import DataError, MissingFileError
 
-__all__ = ["STDIN", "gather_texts", "run_batch", "run_texts"]
+__all__ = ["STDIN", "gather_texts", "run_batch", "run_texts", "show_result"]
 
 #: The ``--text`` value that reads texts from standard input, one per line.
 STDIN = "-"
@@ -126,3 +126,19 @@ def run_batch(paths: list[Path], out: Path, cfg: Any, fmts: list[str], redo: boo
     if failed:
         err_console.print(f"[red]{failed} of {len(rows)} files failed[/] (see the error column)")
         raise typer.Exit(1)
+
+
+def show_result(result: Any, out: Path | None, fmts: list[str], json_out: bool, max_rows: int, *,
+                console: Console, err_console: Console) -> None:
+    """Print one analysis (JSON or the table, then its warnings) and write it under ``out`` when given."""
+    from emofuse.analysis import print_table
+
+    if json_out:
+        sys.stdout.write(result.to_json() + "\n")
+    else:
+        print_table(result, console=console, max_rows=max_rows)
+        for w in result.warnings:
+            err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    if out is not None:
+        written = result.save(out, fmts)
+        err_console.print("wrote " + ", ".join(str(p) for p in written.values()), highlight=False, soft_wrap=True)

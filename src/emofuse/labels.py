@@ -103,7 +103,8 @@ _space("sentiment2", ["negative", "positive"], "binary sentiment (e.g. CMU-MOSI 
 _space("sentiment3", ["negative", "neutral", "positive"], "three-way sentiment (MELD, SST-3)")
 _space("wesad3", ["baseline", "stress", "amusement"],
        "WESAD affective conditions (Schmidt et al. 2018): rest, the Trier Social Stress Test, funny videos")
-_space("stress2", ["no_stress", "stress"], "stress vs no stress (WESAD's 2-class view: baseline and amusement vs stress)")
+_space("stress2", ["no_stress", "stress"],
+       "stress vs no stress (WESAD's 2-class view: baseline and amusement vs stress)")
 
 
 def get_label_space(name: str) -> LabelSpace:

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,7 +26,8 @@ FUSION_METHODS = ("trained", "evidence", "linear", "log")
 #: Longest audio read by the voice expert and Whisper per segment (the start of longer ones), seconds.
 MAX_VOICE_S = 30.0
 #: The expert each modality path uses unless told otherwise.
-DEFAULT_EXPERTS: dict[str, str] = {"text": "text-goemotions", "audio": "voice-whisper", "face": "face-fer2013"}
+DEFAULT_EXPERTS: dict[str, str] = {"text": "text-goemotions", "audio": "voice-whisper", "face": "face-fer2013",
+                                   "physio": "physio-wesad"}
 #: Keys of earlier versions, read into ``experts`` (one vocabulary: modality names).
 _LEGACY_EXPERT_KEYS = {"text_expert": "text", "voice_expert": "audio", "face_expert": "face"}
 
@@ -48,6 +50,9 @@ class AnalyzeConfig:
         text: Run the text path.
         audio: Run the voice path (VAD still runs when segments come from speech).
         face: Run the face path.
+        physio: Run the physiological path when signals are given (``emofuse analyze --physio``).
+        physio_offset_s: Media time (seconds) of the signals' time 0 (aligns a wearable's clock to
+            the video's: a recording started 12.5 s after the video has offset 12.5).
         fps: Video frames sampled per second for the face path.
         max_side: Long side (pixels) sampled frames are scaled to before face detection.
         max_faces: Faces read per frame.
@@ -88,6 +93,8 @@ class AnalyzeConfig:
     text: bool = True
     audio: bool = True
     face: bool = True
+    physio: bool = True
+    physio_offset_s: float = 0.0
     fps: float = 3.0
     max_side: int = 640
     max_faces: int = 3
@@ -114,6 +121,8 @@ class AnalyzeConfig:
             raise ConfigError(f"analyze: certainty_power must be >= 0, got {self.certainty_power}")
         if not 0 <= self.neutral_absence <= 1:
             raise ConfigError(f"analyze: neutral_absence must be in [0, 1], got {self.neutral_absence}")
+        if not math.isfinite(self.physio_offset_s):
+            raise ConfigError(f"analyze: physio_offset_s must be a number of seconds, got {self.physio_offset_s}")
         if self.window_s <= 0 or self.fps < 0 or self.max_side < 32 or self.max_faces < 1:
             raise ConfigError("analyze: need window_s > 0, fps >= 0, max_side >= 32, max_faces >= 1")
         if self.window_s > MAX_VOICE_S or self.vad.max_segment_s > MAX_VOICE_S:

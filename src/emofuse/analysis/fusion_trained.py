@@ -105,12 +105,26 @@ class TrainedFusion:
         reading is passed through rather than remapped by a model trained on fused media).
         Weights: the model's own per-sample modality weights where it has them, else each
         modality's influence — how much the fused label's probability drops without it.
+        A present modality the model was not trained on (``physio``) joins the model's output
+        through the fallback rule: the model's output takes the rule's weight of the modalities
+        it reads, the others their own rule weight.
         """
         present = {m: bool(mods.get(m) is not None and mods[m].ok) for m in self.model.spec.modality_names}
+        extra = [m for m, r in mods.items() if m not in present and r is not None and r.ok]
         if not any(present.values()):
-            return None, {}
+            return self.fallback(mods) if extra and self.fallback is not None else (None, {})
         if self.fallback is not None and sum(present.values()) < 2:
             return self.fallback(mods)
+        probs, weights = self._fuse_own(mods, present)
+        if extra and self.fallback is not None:  # modalities the model never saw (physio): joined by the rule
+            _, rule_w = self.fallback(mods)
+            w_in = sum(v for m, v in rule_w.items() if m not in extra)
+            mix = w_in * np.asarray(probs) + sum(rule_w[m] * np.asarray(mods[m].vector()) for m in extra)
+            probs = [float(v) for v in mix / mix.sum()]
+            weights = {**{m: round(v * w_in, 4) for m, v in weights.items()}, **{m: rule_w[m] for m in extra}}
+        return probs, weights
+
+    def _fuse_own(self, mods: Mapping[str, ModalityResult], present: dict[str, bool]) -> tuple[list[float], dict]:
         probs, (own, names) = self._forward(mods, present)
         top = int(np.argmax(probs))
         on = [m for m, v in present.items() if v]

@@ -110,6 +110,7 @@ def analyze(
     *,
     transcript: str | Path | bytes | None = None,
     transcript_encoding: str | None = None,
+    signals: str | Path | Any = None,
     config: AnalyzeConfig | dict[str, Any] | None = None,
     progress: bool = False,
     on_progress: Callable[[float, float], None] | None = None,
@@ -122,6 +123,10 @@ def analyze(
             text file (``.txt``/``.md``).
         transcript: Optional transcript (SRT, WebVTT, JSON, plain text) as a path or bytes.
         transcript_encoding: Its text encoding when not UTF-8/UTF-16 with a BOM (e.g. ``"cp1252"``).
+        signals: Physiological signals recorded alongside (a file :func:`~emofuse.media.physio_io.read_physio`
+            reads — WESAD ``.npz``, CSV/Parquet, an Empatica E4 folder or zip, EDF/BDF — or a
+            :class:`~emofuse.media.physio.PhysioRecording`), aligned with ``physio_offset_s``.
+            ``source`` itself may be such a file: then the result is a physiological timeline.
         config: :class:`AnalyzeConfig` or a dict of its fields.
         progress: Show a progress bar (stderr).
         on_progress: Callback ``(seconds_done, duration)`` called as decoding advances.
@@ -138,6 +143,9 @@ def analyze(
     base.update(overrides)
     cfg = AnalyzeConfig.from_dict(base)
     p = Path(source)
+    rec = _read_signals(signals) if signals is not None else None
+    if rec is None and p.suffix.lower() not in TEXT_SUFFIXES and _is_physio(p):
+        return _analyze_physio(_read_signals(p), cfg)
     if p.suffix.lower() in TEXT_SUFFIXES:
         if not p.is_file():
             raise MissingFileError(f"text file not found: {p}")
@@ -148,12 +156,42 @@ def analyze(
         except UnicodeDecodeError as err:
             raise DataError(f"{p}: not UTF-8 text (invalid byte at offset {err.start}); re-save it as UTF-8") from None
         return analyze_text(text, config=cfg, source=str(p))
-    return _analyze_media(p, transcript, cfg, progress, on_progress, transcript_encoding)
+    return _analyze_media(p, transcript, cfg, progress, on_progress, transcript_encoding, rec)
+
+
+def _is_physio(p: Path) -> bool:
+    from emofuse.media.physio_io import sniff_physio
+
+    return p.exists() and sniff_physio(p) is not None
+
+
+def _read_signals(signals: Any) -> Any:
+    from emofuse.media.physio import PhysioRecording
+    from emofuse.media.physio_io import read_physio
+
+    if isinstance(signals, PhysioRecording):
+        return signals
+    if not Path(signals).exists():
+        raise MissingFileError(f"physiological signals not found: {signals}")
+    return read_physio(signals)
+
+
+def _analyze_physio(rec: Any, cfg: AnalyzeConfig) -> AnalysisResult:
+    """A physiological recording alone: fixed windows over its length, read by the physio path."""
+    from emofuse.analysis.session import AnalysisSession
+
+    session = AnalysisSession(cfg, has_audio=False, source=rec.source, kind="physio", vad=False, physio=rec)
+    session.whole.update({"text": "signals only", "audio": "signals only", "face": "signals only"})
+    start, end = rec.start + cfg.physio_offset_s, rec.end + cfg.physio_offset_s
+    session.advance(end)
+    session.close(end)
+    res = session.result(duration=round(end, 3), media={"kind": "physio", "start": round(start, 3)})
+    return res
 
 
 def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bool,
                    on_progress: Callable[[float, float], None] | None,
-                   transcript_encoding: str | None = None) -> AnalysisResult:
+                   transcript_encoding: str | None = None, physio: Any = None) -> AnalysisResult:
     import time
 
     from emofuse.analysis.session import AnalysisSession
@@ -166,7 +204,7 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
     cues = _read_transcript(transcript, duration, warnings, transcript_encoding) if transcript is not None else None
     session = AnalysisSession(cfg, has_audio=info.has_audio, has_video=info.has_video, cues=cues or [],
                               video_skipped=info.skip_video if info.has_video else None, source=str(path),
-                              kind=info.kind, warnings=warnings, started=t0)
+                              kind=info.kind, warnings=warnings, started=t0, physio=physio)
     broken: str | None = None
     bar, task = None, None
     if progress:

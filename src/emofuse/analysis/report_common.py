@@ -54,6 +54,9 @@ EMOTION_COLORS: dict[str, str] = {
     "surprise": "#e69f00",
     "neutral": "#666666",
 }
+#: Colours of native states shown instead of an Ekman label (the physio expert's WESAD conditions):
+#: calm and amusement as their Ekman routes, stress in the one Okabe–Ito colour the emotions leave free.
+STATE_COLORS: dict[str, str] = {"baseline": "#666666", "amusement": "#f0e442", "stress": "#56b4e9"}
 #: Fill and hatch colours of a "modality missing" box.
 MISSING_COLOR: tuple[str, str] = ("#f0f0f0", "#b5b5b5")
 #: Colours of the modalities in the fusion-weight strip (blue-greys, distinct from the emotions).
@@ -78,7 +81,7 @@ def modality_color(modality: str, position: int = 0) -> str:
 
 def color(label: str | None) -> str:
     """The colour of an emotion label (dark grey for none or an unknown label)."""
-    return EMOTION_COLORS.get(label or "", _FALLBACK_COLOR)
+    return EMOTION_COLORS.get(label or "", STATE_COLORS.get(label or "", _FALLBACK_COLOR))
 
 
 def fmt_time(t: float, decimals: int = 1) -> str:

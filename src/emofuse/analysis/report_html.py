@@ -156,7 +156,7 @@ def _modality_cell(r: ModalityResult, when: str) -> str:
     thumb = ""
     if r.thumbnail and r.thumbnail.startswith("data:image/jpeg;base64,"):
         thumb = f'<img class="thumb" alt="main face, {_esc(when)}" src="{_esc(r.thumbnail)}">'
-    return thumb + _label_cell(r.label, r.confidence)
+    return thumb + _label_cell(*r.shown)
 
 
 def _legend(mods: Sequence[str]) -> str:

@@ -90,6 +90,9 @@ class ModalityResult:
         quality: The raw quality signals (e.g. ``speech_prob``, ``asr_logprob``, ``face_score``,
             ``face_px``, ``blur``, ``n_frames``).
         expert: Registry name of the expert that produced ``probs``.
+        native: The expert's own reading where its classes are not Ekman's (the physio expert's
+            ``{"baseline": p, "stress": p, "amusement": p}``); ``probs`` is then a documented
+            routing of it, and views show the native label. ``None`` for Ekman-space experts.
         thumbnail: A small JPEG of the main face as a ``data:`` URI (face path, only with the
             ``thumbnails`` setting). Face pixels stay in memory for the HTML report: they are
             never written to the JSON, CSV or Parquet outputs and take no part in comparisons.
@@ -103,6 +106,7 @@ class ModalityResult:
     reliability: float = 0.0
     quality: dict[str, float] = field(default_factory=dict)
     expert: str | None = None
+    native: dict[str, float] | None = None
     thumbnail: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
@@ -112,7 +116,7 @@ class ModalityResult:
 
     @classmethod
     def from_probs(cls, probs: Any, *, reliability: float, expert: str | None = None,
-                   quality: dict[str, float] | None = None) -> ModalityResult:
+                   quality: dict[str, float] | None = None, native: dict[str, float] | None = None) -> ModalityResult:
         """An ``ok`` modality from a ``(7,)`` ekman7 probability vector.
 
         Raises:
@@ -124,7 +128,16 @@ class ModalityResult:
         top = max(range(len(p)), key=p.__getitem__)
         return cls(status="ok", probs={c: _round(v) for c, v in zip(EKMAN, p, strict=True)}, label=EKMAN[top],
                    confidence=_round(p[top]), reliability=_round(min(1.0, max(0.0, reliability))) or 0.0,
-                   quality={k: _round(v) for k, v in (quality or {}).items()}, expert=expert)
+                   quality={k: _round(v) for k, v in (quality or {}).items()}, expert=expert,
+                   native=None if native is None else {k: _round(v) for k, v in native.items()})
+
+    @property
+    def shown(self) -> tuple[str | None, float | None]:
+        """``(label, confidence)`` as people read it: the native class where the expert has its own space."""
+        if self.native:
+            top = max(self.native, key=self.native.__getitem__)
+            return top, self.native[top]
+        return self.label, self.confidence
 
     @property
     def ok(self) -> bool:

@@ -63,6 +63,9 @@ class AnalysisSession:
         warnings: What the caller already has to report (e.g. about the transcript), first in
             the result's warnings.
         started: ``time.perf_counter()`` when the analysis began (default: now), for the timings.
+        physio: A whole physiological recording (:class:`~emofuse.media.physio.PhysioRecording`) on
+            the media clock (``physio_offset_s`` applied by the path), read by the physio path.
+        physio_live: Physiological signals will be fed with :meth:`feed_physio` instead.
 
     Raises:
         UnknownNameError / ConfigError: Bad settings or expert names.
@@ -72,7 +75,7 @@ class AnalysisSession:
                  has_video: bool = False, cues: Sequence[Any] = (), video_skipped: str | None = None,
                  source: str = "<live>", kind: str = "live", vad: bool = True,
                  resources: Resources | None = None, warnings: Sequence[str] = (),
-                 started: float | None = None) -> None:
+                 started: float | None = None, physio: Any = None, physio_live: bool = False) -> None:
         cfg = config if isinstance(config, AnalyzeConfig) else AnalyzeConfig.from_dict(config)
         cfg.check_experts()
         self.cfg, self.source, self.kind = cfg, source, kind
@@ -85,7 +88,8 @@ class AnalysisSession:
         self.whole: dict[str, str] = {}
         ctx = PathContext(config=cfg, has_audio=self.has_audio, has_video=self.has_video and not video_skipped,
                           mode=self.mode, video_skipped=video_skipped, timed_text=bool(timed),
-                          untimed_text=bool(untimed), resources=resources or RESOURCES, warnings=self.warnings)
+                          untimed_text=bool(untimed), resources=resources or RESOURCES, warnings=self.warnings,
+                          physio=physio, physio_live=bool(physio_live))
         if video_skipped:
             self.warnings.append(video_skipped)
         self.paths: dict[str, ModalityPath] = {}
@@ -224,6 +228,38 @@ class AnalysisSession:
         self._take(self.segmenter.advance(float(t)))
         return self._collect()
 
+    def feed_physio(self, name: str, start: float, samples: np.ndarray, rate: float) -> list[SegmentResult]:
+        """Add a chunk of one physiological signal (``bvp``, ``eda``, ``temp``, ``acc``, ...) live.
+
+        Args:
+            name: Canonical signal name (:data:`~emofuse.media.physio.SIGNALS`).
+            start: Media time of the first sample, seconds.
+            samples: ``(N,)`` samples (``(N, 3)`` for ``acc``) in the signal's unit (EDA µS, temperature °C, g).
+            rate: Sampling rate, Hz.
+
+        Returns:
+            The segments finished by it.
+
+        Raises:
+            DataError: A closed session, a session not opened with ``physio_live=True``, or a bad signal.
+        """
+        self._check_open()
+        path = self.paths.get("physio")
+        if path is None or not getattr(path, "live", False):
+            raise DataError("analysis session: opened without physio_live=True (or the physio path is off: "
+                            f"{self.whole.get('physio', 'not live')})")
+        t0 = time.perf_counter()
+        path.feed(name, float(start), samples, float(rate))
+        self.add_time("physio", t0)
+        return self.advance(float(start) + len(np.asarray(samples)) / float(rate))
+
+    def advance(self, t: float) -> list[SegmentResult]:
+        """Media time has reached ``t`` seconds without audio (e.g. signals only): close what ends before it."""
+        self._check_open()
+        self.end = max(self.end, float(t))
+        self._take(self.segmenter.advance(float(t)))
+        return self._collect()
+
     def close(self, end: float | None = None) -> list[SegmentResult]:
         """The recording ended (at ``end`` seconds, default: the last media time fed): finish everything.
 
@@ -252,7 +288,8 @@ class AnalysisSession:
             self.whole.setdefault("audio", "no speech detected")
             if "text" in self.paths:
                 self.whole.setdefault("text", "no speech detected")
-        if self.mode == "window" and not self.has_audio and "face" not in self.paths and self._done:
+        if (self.mode == "window" and not self.has_audio and "face" not in self.paths and "physio" not in self.paths
+                and self._done):
             self._done = []  # nothing in the recording can be read: no rows of all-missing modalities
             self.warnings.append("nothing to analyse: " + "; ".join(f"{m}: {r}" for m, r in sorted(self.whole.items())))
         if self.untimed:
@@ -285,6 +322,8 @@ class AnalysisSession:
         media["segmentation"] = self.mode
         media["asr"] = self.extras.get("text", {}).get("asr")
         face = self.extras.get("face", {})
+        if "physio" in self.extras:
+            media["physio"] = self.extras["physio"]["signals"]
         return AnalysisResult(source=self.source, kind=self.kind, duration=duration, segments=segs, media=media,
                               modalities=dict(self.whole), faces=face.get("faces", []),
                               frames=face.get("frames", []) if self.cfg.keep_frames else [],

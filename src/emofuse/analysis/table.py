@@ -102,7 +102,7 @@ def print_table(result: AnalysisResult, console: Console | None = None, max_rows
                  label_text(s.label, s.confidence, bold=True)]
         for m in mods:
             r = modality(s, m)
-            cells.append(label_text(r.label, r.confidence, show_conf) if r.ok else Text("—", style="dim"))
+            cells.append(label_text(*r.shown, show_conf) if r.ok else Text("—", style="dim"))
         if show_weights:
             w = "/".join(f"{s.weights[m]:.2f}" if m in s.weights else "—" for m in mods) if s.weights else "—"
             cells.append(Text(w))

@@ -101,12 +101,16 @@ def _rects(ax: Axes, x0: np.ndarray, x1: np.ndarray, y0: Any, y1: Any, **style: 
     ax.add_artist(PathPatch(MplPath(verts, codes), **style))
 
 
-def _draw_stack(ax: Axes, x0: np.ndarray, x1: np.ndarray, probs: np.ndarray) -> None:
-    """Stacked ``ekman7`` bars over the spans: one patch per class. NaN rows stay empty."""
+def _draw_stack(ax: Axes, x0: np.ndarray, x1: np.ndarray, probs: np.ndarray,
+                classes: tuple[str, ...] = EKMAN) -> None:
+    """Stacked bars over the spans, one patch per class (``ekman7`` unless the modality has its own).
+
+    NaN rows stay empty.
+    """
     import numpy as np
 
     cum = np.concatenate([np.zeros((len(probs), 1)), np.cumsum(probs, axis=1)], axis=1)
-    for k, cls in enumerate(EKMAN):
+    for k, cls in enumerate(classes):
         _rects(ax, x0, x1, cum[:, k], cum[:, k + 1], facecolor=color(cls), linewidth=0, antialiased=False,
                zorder=2)
 
@@ -227,6 +231,7 @@ def plot_timeline(result: AnalysisResult, path: str | Path | None = None, *, dpi
     panels = {m: fig.add_subplot(grid[2 + i], sharex=ax_fused) for i, m in enumerate(mods)}
 
     nan_row = [math.nan] * len(EKMAN)
+    states: list[str] = []  # native classes drawn (legend)
     if n:
         fused = np.asarray([[float(s.probs.get(c, 0.0)) for c in EKMAN] if s.probs else nan_row for s in segs])
         _draw_missing(ax_fused, x0, x1, np.asarray([s.probs is None for s in segs]))
@@ -244,8 +249,17 @@ def plot_timeline(result: AnalysisResult, path: str | Path | None = None, *, dpi
                 f0, f1 = _spans(frames[0], frames[1], min_gap)
                 _draw_stack(ax, f0, f1, frames[2])
             else:
-                probs = np.asarray([modality(s, m).vector() or nan_row for s in segs], dtype=float)
-                _draw_stack(ax, x0, x1, probs)
+                native = next((modality(s, m).native for s in segs if modality(s, m).native), None)
+                if native:  # the expert's own states (physio: baseline / stress / amusement), as the table shows
+                    own = tuple(native)
+                    nan_own = [math.nan] * len(own)
+                    probs = np.asarray([[modality(s, m).native.get(c, 0.0) for c in own] if modality(s, m).native
+                                        else nan_own for s in segs], dtype=float)
+                    _draw_stack(ax, x0, x1, probs, own)
+                    states.extend(c for c in own if c not in states)
+                else:
+                    probs = np.asarray([modality(s, m).vector() or nan_row for s in segs], dtype=float)
+                    _draw_stack(ax, x0, x1, probs)
     else:
         _panel_note(ax_fused, "no segments")
     absent = [f"{display_name(m)} ({reason})" for m, reason in result.modalities.items()]
@@ -283,6 +297,7 @@ def plot_timeline(result: AnalysisResult, path: str | Path | None = None, *, dpi
     if legend:
         face, edge = MISSING_COLOR
         handles = [Patch(facecolor=color(c), label=c) for c in EKMAN]
+        handles += [Patch(facecolor=color(c), label=c) for c in states if c not in EKMAN]
         handles.append(Patch(facecolor=face, edgecolor=edge, hatch="///", label="missing"))
         handles += [Patch(facecolor=modality_color(m, k), label=f"{display_name(m)} weight")
                     for k, m in enumerate(mods)]

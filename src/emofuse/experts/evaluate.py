@@ -87,7 +87,9 @@ def evaluate_expert(
 
     Args:
         name: Expert registry name (``emofuse models list``).
-        data: A corpus file or folder in a supported format (official test files included).
+        data: A corpus file or folder in a supported format (official test files included); for
+            a physio expert a labelled recording (WESAD ``SX_wrist.npz``) or a folder of them
+            (:func:`emofuse.experts.evaluate_physio.evaluate_physio`).
         format: Corpus reader name, or ``auto``.
         batch_size: Items per expert call.
         predictions: Optional CSV path: one row per item (id, true, predicted, probabilities).
@@ -113,6 +115,12 @@ def evaluate_expert(
     from emofuse.data.corpora import load_corpus
 
     expert = load_expert(name, weights) if weights else load_expert(name)
+    if expert.modality == "physio":  # labelled recordings, read as windows (not corpus items)
+        from emofuse.experts.evaluate_physio import evaluate_physio
+
+        if by not in (None, "subject", "speaker"):
+            raise DataError(f"--by {by}: a physio evaluation reports per subject only")
+        return evaluate_physio(expert, data, predictions=predictions, on_progress=on_progress)
     corpus = load_corpus(data, format=format, **reader_options)
     all_items = list(corpus.items)
     if not all_items:

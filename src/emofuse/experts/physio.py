@@ -3,9 +3,11 @@
 The expert reads **windows** of a wearer's signals (:class:`PhysioWindow`: the NeuroKit2 window
 features of :mod:`emofuse.experts.physio_features`, each signal's coverage of the window, and
 the wearer's reference), z-scores the features against the wearer's own reference, fills
-missing signals with the reference level (0 after z-scoring — the head was trained with whole
-signal groups dropped, so it reads EDA only or BVP only) and applies a small MLP head trained
-leave-subjects-out on WESAD (``recipes/wesad``). :func:`physio_windows` turns a
+missing signals with the reference level (0 after z-scoring) and applies a small MLP head
+trained leave-subjects-out on WESAD (``recipes/wesad``): the ``all`` head when the window has
+EDA (it reads EDA without BVP nearly as well), the ``no_eda`` head (trained without EDA) when it
+has not. Acceleration is not read by the heads (people move while speaking in the stress test;
+a head would learn that), only used to flag motion. :func:`physio_windows` turns a
 :class:`~emofuse.media.physio.PhysioRecording` into windows (signals processed once).
 
 **What it can and cannot say.** Its native classes are the WESAD conditions (``wesad3``); the
@@ -34,17 +36,33 @@ import numpy as np
 import torch
 
 from emofuse.errors import CheckpointError, DataError
-from emofuse.experts.base import Expert, ExpertNeeds, read_card, read_weights, register_expert
+from emofuse.experts.base import Expert, ExpertNeeds, ExpertOutput, read_card, read_weights, register_expert
 from emofuse.experts.physio_features import FEATURES, GROUPS, normalise, process, reference_stats, window_features
 from emofuse.experts.voice import VoiceHead, VoiceHeadConfig
 from emofuse.media.physio import PhysioRecording
 
-__all__ = ["PhysioWesadExpert", "PhysioWindow", "physio_windows", "recording_reference"]
+__all__ = ["PhysioHead", "PhysioWesadExpert", "PhysioWindow", "physio_windows", "recording_reference"]
 
 #: Signal groups in the order of :data:`~emofuse.experts.physio_features.GROUPS`.
 GROUP_NAMES = tuple(GROUPS)
 #: Native classes → (arousal, valence) anchors (circumplex placement of the WESAD conditions).
 ANCHORS = {"baseline": (-0.4, 0.0), "stress": (0.7, -0.6), "amusement": (0.4, 0.7)}
+
+
+class PhysioHead(torch.nn.Module):
+    """One head per set of signals (``all``: EDA present, BVP optional; ``no_eda``: trained without EDA).
+
+    Each is a :class:`~emofuse.experts.voice.VoiceHead` (standardisation + MLP or linear layer):
+    ``(B, n_features)`` → ``(B, 3)`` logits.
+    """
+
+    def __init__(self, heads: dict[str, VoiceHead]) -> None:
+        super().__init__()
+        self.heads = torch.nn.ModuleDict(heads)
+
+    def forward(self, x: torch.Tensor, head: str = "all") -> torch.Tensor:
+        """Logits of the named head."""
+        return self.heads[head](x)
 
 
 @dataclass(frozen=True)
@@ -126,20 +144,25 @@ class PhysioWesadExpert(Expert):
     needs = ExpertNeeds(input="physio_window")
     description = "baseline / stress / amusement from wrist BVP, EDA, temperature and motion (WESAD, 12 subjects)"
 
-    def __init__(self, head: VoiceHead, card: dict[str, Any]) -> None:
+    def __init__(self, head: PhysioHead, card: dict[str, Any]) -> None:
         super().__init__(card)
         self.head = head.eval()
         pre = card["preprocessing"]
         if list(pre.get("features", [])) != list(FEATURES):
             raise CheckpointError(f"physio expert card lists features {pre.get('features')}; this emofuse computes "
                                   f"{list(FEATURES)}")
+        unknown = [f for f in pre["model_features"] if f not in FEATURES]
+        if unknown:
+            raise CheckpointError(f"physio expert card: the heads read unknown features {unknown}")
+        self.cols = [FEATURES.index(f) for f in pre["model_features"]]
         # calibration is of the native classes; the Ekman view routes those calibrated probabilities
         self.native_temperature = float(card["calibration"].get("native_temperature", 1.0))
         self.window_s = float(pre["window_s"])
         self.reference_full_min = float(pre.get("reference_full_min", 20.0))
         self.motion_threshold = float(pre.get("motion_threshold_g", np.inf))
         route = card["ekman"]["routing"]
-        self.routing = np.asarray([[float(route[c].get(e, 0.0)) for e in self.ekman_classes] for c in self.classes])
+        self.routing = np.asarray([[float(route[c].get(e, 0.0)) for e in ExpertOutput.ekman_classes]
+                                   for c in self.classes])
         if not np.allclose(self.routing.sum(1), 1.0):
             raise CheckpointError("physio expert card: each class's ekman routing must sum to 1")
 
@@ -149,14 +172,17 @@ class PhysioWesadExpert(Expert):
         card = read_card(directory)
         if card["name"] != cls.name:
             raise CheckpointError(f"{directory}: card is for expert {card['name']!r}, not {cls.name!r}")
-        head = VoiceHead(VoiceHeadConfig.from_dict(card["head"]["config"]))
+        cfg = VoiceHeadConfig.from_dict(card["head"]["config"])
+        head = PhysioHead({k: VoiceHead(cfg) for k in card["head"]["heads"]})
+        if "all" not in head.heads:
+            raise CheckpointError(f"{directory}: the physio card names no 'all' head")
         read_weights(directory, head)
         return cls(head, card, **kwargs)
 
     def inputs(self, windows: Sequence[PhysioWindow]) -> np.ndarray:
-        """``(N, F)`` head inputs: features z-scored against each window's reference, missing → 0."""
+        """``(N, F')`` head inputs: the heads' features z-scored against each window's reference, missing → 0."""
         Z = np.stack([normalise(w.features, w.reference) for w in windows])
-        return np.nan_to_num(Z, nan=0.0)
+        return np.nan_to_num(Z[:, self.cols], nan=0.0)
 
     def reliability(self, w: PhysioWindow) -> tuple[float, bool]:
         """``(reliability in [0, 1], motion flag)`` of one window (see the module docstring)."""
@@ -170,7 +196,14 @@ class PhysioWesadExpert(Expert):
     @torch.inference_mode()
     def _forward(self, inputs: Any) -> tuple[np.ndarray, np.ndarray | None, dict[str, list[Any]]]:
         windows = _as_windows(inputs)
-        logits = self.head(torch.from_numpy(self.inputs(windows))).double().numpy() / self.native_temperature
+        x = torch.from_numpy(self.inputs(windows))
+        eda = GROUP_NAMES.index("eda")
+        use = ["all" if w.coverage[eda] > 0 or "no_eda" not in self.head.heads else "no_eda" for w in windows]
+        logits = np.zeros((len(windows), len(self.classes)))
+        for key in set(use):
+            rows = [i for i, u in enumerate(use) if u == key]
+            logits[rows] = self.head(x[rows], key).double().numpy()
+        logits /= self.native_temperature
         z = logits - logits.max(1, keepdims=True)
         p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
         ek = np.log(p @ self.routing + 1e-6)
@@ -180,5 +213,6 @@ class PhysioWesadExpert(Expert):
         info = {"p_stress": [round(float(v), 4) for v in p[:, self.classes.index("stress")]],
                 "arousal": [round(float(v), 3) for v in av[:, 0]], "valence": [round(float(v), 3) for v in av[:, 1]],
                 "reliability": [r for r, _ in rel], "motion": [m for _, m in rel],
-                "signals": [[g for g, c in zip(GROUP_NAMES, w.coverage, strict=True) if c > 0] for w in windows]}
+                "signals": [[g for g, c in zip(GROUP_NAMES, w.coverage, strict=True) if c > 0] for w in windows],
+                "head": use}
         return logits, ek, info

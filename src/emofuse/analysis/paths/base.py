@@ -87,6 +87,8 @@ class PathContext:
         mode: The segmentation in use (``"transcript"``, ``"vad"``, ``"window"``).
         timed_text: Segments come with their words (timed transcript cues).
         untimed_text: Words arrive only at the end (an untimed transcript spread over speech).
+        physio: A whole physiological recording (:class:`~emofuse.media.physio.PhysioRecording`), if given.
+        physio_live: Physiological signals will be fed in chunks (live).
         resources: Shared experts and models.
         shared: Per-recording objects paths share (e.g. one Whisper encoder pass per segment).
         warnings: Where a path records what the user should know.
@@ -99,6 +101,8 @@ class PathContext:
     video_skipped: str | None = None
     timed_text: bool = False
     untimed_text: bool = False
+    physio: Any = None
+    physio_live: bool = False
     resources: Resources = field(default_factory=lambda: RESOURCES)
     shared: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)

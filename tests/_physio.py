@@ -1,0 +1,35 @@
+"""Generated wrist recordings for the physio tests (NeuroKit2's simulators; no corpus needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from emofuse.media.physio import PhysioRecording, Signal
+
+
+def recording(seconds: float = 180.0, *, heart_rate: float = 70.0, scr_number: int = 4, temp: float = 33.0,
+              temp_slope: float = 0.0, motion: float = 0.01, signals: tuple[str, ...] = ("bvp", "eda", "temp", "acc"),
+              seed: int = 0, start: float = 0.0) -> PhysioRecording:
+    """BVP at 64 Hz, EDA / temperature / acceleration at 4 Hz, as a wrist device records them.
+
+    ``motion`` is the standard deviation (g) of the acceleration noise around 1 g.
+    """
+    import neurokit2 as nk
+
+    rng = np.random.default_rng(seed)
+    out: dict[str, Signal] = {}
+    if "bvp" in signals:
+        bvp = nk.ppg_simulate(duration=int(seconds), sampling_rate=64, heart_rate=heart_rate, random_state=seed)
+        out["bvp"] = Signal("bvp", 50.0 * np.asarray(bvp), 64.0, start)
+    n4 = int(seconds * 4)
+    if "eda" in signals:
+        eda = nk.eda_simulate(duration=int(seconds), sampling_rate=4, scr_number=scr_number, drift=0.01,
+                              random_state=seed)
+        out["eda"] = Signal("eda", np.asarray(eda)[:n4], 4.0, start)
+    if "temp" in signals:
+        t = np.arange(n4) / 4.0
+        out["temp"] = Signal("temp", temp + temp_slope * t / 60.0 + rng.normal(0, 0.01, n4), 4.0, start)
+    if "acc" in signals:
+        acc = np.tile([0.0, 0.0, 1.0], (n4, 1)) + rng.normal(0, motion, (n4, 3))
+        out["acc"] = Signal("acc", acc, 4.0, start)
+    return PhysioRecording(out, source="generated")

@@ -1,0 +1,188 @@
+"""The physiological modality: NeuroKit2 window features, the physio-wesad expert, its path in the analysis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("neurokit2")
+
+from _physio import recording  # noqa: E402
+from emofuse.analysis import AnalysisSession  # noqa: E402
+from emofuse.analysis.result import EKMAN, ModalityResult  # noqa: E402
+from emofuse.errors import DataError  # noqa: E402
+from emofuse.experts import load_expert  # noqa: E402
+from emofuse.experts.physio import GROUP_NAMES, PhysioWindow, physio_windows  # noqa: E402
+from emofuse.experts.physio_features import FEATURES, normalise, process, reference_stats, window_features  # noqa: E402
+
+COL = {f: i for i, f in enumerate(FEATURES)}
+
+
+@pytest.fixture(scope="module")
+def expert():
+    return load_expert("physio-wesad")
+
+
+# --------------------------------------------------------------------------- features
+
+
+@pytest.mark.parametrize("hr", [62.0, 95.0])
+def test_heart_rate_is_measured_from_the_pulse(hr: float) -> None:
+    rec = recording(120, heart_rate=hr)
+    X, cov = window_features(process(rec.signals), np.array([60.0, 120.0]))
+    assert np.all(np.abs(X[:, COL["hr_mean"]] - hr) < 4.0), X[:, COL["hr_mean"]]
+    assert np.all(cov[:, GROUP_NAMES.index("bvp")] > 0.8)
+
+
+def test_more_skin_conductance_responses_give_a_higher_scr_rate() -> None:
+    calm = window_features(process(recording(120, scr_number=1, seed=1).signals), np.array([120.0]), 120.0)[0]
+    aroused = window_features(process(recording(120, scr_number=12, seed=1).signals), np.array([120.0]), 120.0)[0]
+    assert aroused[0, COL["scr_rate"]] > calm[0, COL["scr_rate"]]
+
+
+def test_temperature_slope_and_motion_are_measured() -> None:
+    X, _ = window_features(process(recording(120, temp_slope=0.5, motion=0.2).signals), np.array([120.0]))
+    assert X[0, COL["temp_slope"]] == pytest.approx(0.5, abs=0.05)  # °C per minute
+    quiet, _ = window_features(process(recording(120, motion=0.005).signals), np.array([120.0]))
+    assert X[0, COL["acc_std"]] > 10 * quiet[0, COL["acc_std"]]
+
+
+def test_missing_signal_and_uncovered_window_give_nan_features() -> None:
+    rec = recording(120, signals=("eda", "temp"))
+    X, cov = window_features(process(rec.signals), np.array([30.0, 120.0, 400.0]))
+    bvp = [COL[f] for f in ("hr_mean", "ibi_rmssd")]
+    assert np.isnan(X[:, bvp]).all() and (cov[:, GROUP_NAMES.index("bvp")] == 0).all()
+    assert np.isfinite(X[1, COL["eda_mean"]])
+    assert np.isnan(X[2]).all()  # a window after the recording ended
+
+
+def test_reference_normalisation() -> None:
+    X = np.array([[1.0, np.nan], [3.0, np.nan], [5.0, np.nan]], np.float32)
+    ref = reference_stats(X, robust=False)
+    Z = normalise(X, ref)
+    np.testing.assert_allclose(Z[:, 0], [-1.2247, 0.0, 1.2247], atol=1e-3)
+    assert np.isnan(Z[:, 1]).all() and ref[1][1] > 0  # an all-missing feature: centre 0, a positive scale
+
+
+# --------------------------------------------------------------------------- the expert
+
+
+def test_expert_routes_stress_to_fear_and_anger_only(expert) -> None:
+    out = expert.predict(physio_windows(recording(240), [120.0, 180.0, 240.0]))
+    ek = dict(zip(EKMAN, out.ekman.T, strict=True))
+    assert np.all(ek["disgust"] < 0.01) and np.all(ek["sadness"] < 0.01) and np.all(ek["surprise"] < 0.01)
+    p = out.probs
+    np.testing.assert_allclose(ek["fear"], ek["anger"], atol=1e-4)
+    np.testing.assert_allclose(ek["fear"] + ek["anger"], p[:, expert.classes.index("stress")], atol=0.02)
+    np.testing.assert_allclose(out.info["p_stress"], p[:, 1], atol=1e-3)
+    assert all(-1 <= a <= 1 and -1 <= v <= 1 for a, v in zip(out.info["arousal"], out.info["valence"], strict=True))
+
+
+def test_one_signal_still_reads_with_lower_reliability(expert) -> None:
+    full = expert.predict(physio_windows(recording(240), [240.0]))
+    for keep in (("eda",), ("bvp",)):
+        part = expert.predict(physio_windows(recording(240, signals=keep), [240.0]))
+        assert np.isfinite(part.ekman).all()
+        assert part.info["reliability"][0] < full.info["reliability"][0]
+        assert part.info["signals"][0] == list(keep)
+
+
+def test_motion_is_flagged_and_lowers_reliability(expert) -> None:
+    still = expert.predict(physio_windows(recording(240, motion=0.005), [240.0]))
+    moving = expert.predict(physio_windows(recording(240, motion=0.5), [240.0]))
+    assert moving.info["motion"] == [True] and still.info["motion"] == [False]
+    assert moving.info["reliability"][0] < still.info["reliability"][0]
+
+
+def test_windows_are_read_against_the_wearers_reference(expert) -> None:
+    rec = recording(600, heart_rate=65, scr_number=4, seed=3)
+    own = physio_windows(rec, [600.0])
+    other = physio_windows(recording(600, heart_rate=95, scr_number=15, seed=4), [600.0])[0]
+    against_other = physio_windows(rec, [600.0], reference=(other.reference, other.reference_min))
+    np.testing.assert_array_equal(own[0].features, against_other[0].features)  # same signal ...
+    assert not np.allclose(expert.inputs(own), expert.inputs(against_other))  # ... read against another wearer
+    assert own[0].reference_min == pytest.approx(10.0)
+
+
+def test_bad_windows_are_refused(expert) -> None:
+    w = physio_windows(recording(120), [120.0])[0]
+    empty = PhysioWindow(np.full(len(FEATURES), np.nan, np.float32), np.zeros(len(GROUP_NAMES), np.float32),
+                         w.reference, 2.0)
+    for bad in ([empty], ["not a window"], [PhysioWindow(w.features[:3], w.coverage, w.reference, 2.0)]):
+        with pytest.raises(DataError):
+            expert.predict(bad)
+
+
+# --------------------------------------------------------------------------- in the analysis
+
+
+def _session(**kw) -> AnalysisSession:
+    cfg = {"segmentation": "window", "window_s": 10.0, "text": False, "audio": False, "face": False,
+           "fusion": "evidence"}
+    return AnalysisSession(cfg, has_audio=False, vad=False, kind="physio", **kw)
+
+
+def test_batch_physio_timeline_reads_segments_once_enough_signal_is_there() -> None:
+    rec = recording(150)
+    s = _session(physio=rec)
+    s.advance(rec.end)
+    res = s.result(duration=rec.end)
+    assert [seg.end for seg in res.segments][-1] == pytest.approx(150.0)
+    early, late = res.segments[0].modalities["physio"], res.segments[-1].modalities["physio"]
+    assert not early.ok and "too little physiological signal" in early.reason
+    assert late.ok and late.expert == "physio-wesad" and 0 < late.reliability <= 1
+    assert late.quality["window_s"] == 60.0 and "p_stress" in late.quality
+    assert res.segments[-1].label == late.label  # the only modality: the fused label is its own
+    assert res.media["physio"]["bvp"]["rate_hz"] == 64.0
+
+
+def test_offset_moves_the_signals_on_the_media_clock() -> None:
+    rec = recording(100)
+    s = AnalysisSession({"segmentation": "window", "window_s": 10.0, "text": False, "audio": False, "face": False,
+                         "fusion": "evidence", "physio_offset_s": 50.0}, has_audio=False, vad=False, physio=rec)
+    s.advance(150.0)
+    segs = s.result(duration=150.0).segments
+    ok = [seg.end for seg in segs if seg.modalities["physio"].ok]
+    assert min(ok) >= 50.0 + 30.0  # half the 60 s window must be covered after the offset
+
+
+def test_live_signals_fed_in_chunks_give_readings_as_the_signals_arrive() -> None:
+    rec = recording(120)
+    s = _session(physio_live=True)
+    got = []
+    for t0 in np.arange(0.0, 120.0, 2.0):
+        for name, sig in rec.signals.items():
+            got += s.feed_physio(name, float(t0), sig.slice(t0, t0 + 2.0), sig.rate)
+    got += s.close(120.0)
+    assert [g.end for g in got] == sorted(g.end for g in got)
+    ok = [g for g in got if g.modalities["physio"].ok]
+    assert ok and all(g.end >= 30.0 for g in ok)
+    with pytest.raises(DataError):
+        _session().feed_physio("eda", 0.0, np.ones(8), 4.0)  # not opened for live signals
+
+
+def test_live_signal_errors_are_clear() -> None:
+    s = _session(physio_live=True)
+    with pytest.raises(DataError, match="outside the plausible"):
+        s.feed_physio("eda", 0.0, np.full(40, 250_000.0), 4.0)  # Ω, not µS
+    with pytest.raises(DataError, match="below"):
+        s.feed_physio("bvp", 0.0, np.zeros(40), 4.0)
+    s.feed_physio("eda", 0.0, np.full(40, 2.0), 4.0)
+    with pytest.raises(DataError, match="rate changed"):
+        s.feed_physio("eda", 10.0, np.full(80, 2.0), 8.0)
+
+
+def test_trained_fusion_joins_physio_through_the_rule() -> None:
+    from emofuse.analysis import AnalyzeConfig
+    from emofuse.analysis.fusion import make_fuser
+
+    fuser = make_fuser(AnalyzeConfig())
+    p = lambda k: [0.9 if i == k else 0.1 / 6 for i in range(7)]  # noqa: E731
+    mods = {"audio": ModalityResult.from_probs(p(0), reliability=1.0),
+            "face": ModalityResult.from_probs(p(0), reliability=1.0),
+            "physio": ModalityResult.from_probs(p(2), reliability=1.0)}
+    probs, weights = fuser(mods)
+    assert set(weights) == {"audio", "face", "physio"} and sum(weights.values()) == pytest.approx(1.0, abs=1e-3)
+    assert 0 < weights["physio"] < 0.5
+    without, _ = fuser({m: r for m, r in mods.items() if m != "physio"})
+    assert probs[2] > without[2]  # the body's reading moved the fused distribution toward it
