@@ -33,3 +33,19 @@ def recording(seconds: float = 180.0, *, heart_rate: float = 70.0, scr_number: i
         acc = np.tile([0.0, 0.0, 1.0], (n4, 1)) + rng.normal(0, motion, (n4, 3))
         out["acc"] = Signal("acc", acc, 4.0, start)
     return PhysioRecording(out, source="generated")
+
+
+def write_csv(rec: PhysioRecording, path, eda_scale: float = 1.0):  # noqa: ANN001, ANN201
+    """The recording as one CSV with a time column, rows of each signal at its own rate (empty cells elsewhere)."""
+    import pandas as pd
+
+    frames = []
+    for name, s in rec.signals.items():
+        t = s.start + np.arange(len(s.data)) / s.rate
+        if name == "acc":
+            cols = {"acc_x": s.data[:, 0], "acc_y": s.data[:, 1], "acc_z": s.data[:, 2]}
+        else:
+            cols = {name: s.data * (eda_scale if name == "eda" else 1.0)}
+        frames.append(pd.DataFrame({"time": t, **cols}))
+    pd.concat(frames).groupby("time", as_index=False).first().to_csv(path, index=False)
+    return path

@@ -55,7 +55,8 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from emofuse.data.corpora import DATA_DIR_ENV  # noqa: E402
 from emofuse.experts.base import weights_dir, write_weights  # noqa: E402
 from emofuse.experts.calibration import calibration_report  # noqa: E402
-from emofuse.experts.physio import PhysioHead  # noqa: E402
+from emofuse.experts.evaluate_physio import labelled_windows  # noqa: E402
+from emofuse.experts.physio import PhysioHead, recording_reference  # noqa: E402
 from emofuse.experts.physio_features import FEATURES, GROUPS, normalise, process, reference_stats, window_features  # noqa: E402
 from emofuse.media.physio_io import read_physio  # noqa: E402
 from emofuse.train.speech import check_export, to_voice_head  # noqa: E402
@@ -83,19 +84,10 @@ def subject_table(path: Path) -> dict:
     """Window features, labels and the wearer's references of one subject file."""
     rec = read_physio(path, format="wesad")
     p = process(rec.signals)
-    ends = np.arange(rec.start + WINDOW_S, rec.end + 1e-9, HOP_S)
+    ends, y = labelled_windows(rec, WINDOW_S, HOP_S, PURITY)  # the windows `emofuse evaluate` scores
     X, cov = window_features(p, ends, WINDOW_S)
-    lab = rec.labels
-    y = np.full(len(ends), -1, np.int64)
-    for i, e in enumerate(ends):
-        seg = lab.slice(e - WINDOW_S, e).astype(np.int64)
-        vals, cnt = np.unique(seg, return_counts=True)
-        k = int(cnt.argmax())
-        if 1 <= vals[k] <= 4 and cnt[k] >= PURITY * len(seg):
-            y[i] = vals[k]
-    # the recording reference exactly as the analysis estimates it (windows every 10 s)
-    ref_ends = np.arange(rec.start + WINDOW_S, rec.end + 1e-9, 10.0)
-    centre, scale = reference_stats(window_features(p, ref_ends, WINDOW_S)[0], robust=True)
+    # the recording reference exactly as the analysis and `emofuse evaluate` estimate it
+    (centre, scale), _ = recording_reference(rec, window_s=WINDOW_S, processed=p)
     b_centre, b_scale = reference_stats(X[y == 1], robust=False)
     return {"subject": rec.subject, "X": X, "cov": cov, "y": y, "ends": ends, "ref_recording": (centre, scale),
             "ref_baseline": (b_centre, b_scale), "minutes": rec.duration / 60.0}

@@ -53,6 +53,8 @@ class AnalyzeConfig:
         physio: Run the physiological path when signals are given (``emofuse analyze --physio``).
         physio_offset_s: Media time (seconds) of the signals' time 0 (aligns a wearable's clock to
             the video's: a recording started 12.5 s after the video has offset 12.5).
+        physio_units: Units of signals in a file whose values are not in emofuse's (``{"eda":
+            "ohm"}``: EDA given as resistance; see :data:`emofuse.media.physio.UNITS`).
         fps: Video frames sampled per second for the face path.
         max_side: Long side (pixels) sampled frames are scaled to before face detection.
         max_faces: Faces read per frame.
@@ -95,6 +97,7 @@ class AnalyzeConfig:
     face: bool = True
     physio: bool = True
     physio_offset_s: float = 0.0
+    physio_units: dict[str, str] = field(default_factory=dict)
     fps: float = 3.0
     max_side: int = 640
     max_faces: int = 3

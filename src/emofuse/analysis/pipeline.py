@@ -143,9 +143,9 @@ def analyze(
     base.update(overrides)
     cfg = AnalyzeConfig.from_dict(base)
     p = Path(source)
-    rec = _read_signals(signals) if signals is not None else None
+    rec = _read_signals(signals, cfg) if signals is not None else None
     if rec is None and p.suffix.lower() not in TEXT_SUFFIXES and _is_physio(p):
-        return _analyze_physio(_read_signals(p), cfg)
+        return _analyze_physio(_read_signals(p, cfg), cfg)
     if p.suffix.lower() in TEXT_SUFFIXES:
         if not p.is_file():
             raise MissingFileError(f"text file not found: {p}")
@@ -165,7 +165,7 @@ def _is_physio(p: Path) -> bool:
     return p.exists() and sniff_physio(p) is not None
 
 
-def _read_signals(signals: Any) -> Any:
+def _read_signals(signals: Any, cfg: AnalyzeConfig) -> Any:
     from emofuse.media.physio import PhysioRecording
     from emofuse.media.physio_io import read_physio
 
@@ -173,7 +173,7 @@ def _read_signals(signals: Any) -> Any:
         return signals
     if not Path(signals).exists():
         raise MissingFileError(f"physiological signals not found: {signals}")
-    return read_physio(signals)
+    return read_physio(signals, units=cfg.physio_units or None, max_bytes=cfg.max_bytes)
 
 
 def _analyze_physio(rec: Any, cfg: AnalyzeConfig) -> AnalysisResult:

@@ -79,8 +79,8 @@ def evaluate_physio(expert: Any, data: str | Path, *, hop_s: float = 5.0, purity
         on_progress: Callback ``(files done, files)``.
 
     Returns:
-        3-class metrics (``accuracy``, ``macro_f1``, ``uar``, confusion, ...), ``two_class``
-        (accuracy, macro-F1 of stress vs the rest), ``by_subject`` and the worst-subject gap,
+        3-class metrics (``accuracy``, ``f1_macro``, ``uar``, confusion, ...), ``two_class``
+        (accuracy, macro-F1 ``f1_macro`` of stress vs the rest), ``by_subject`` and the worst-subject gap,
         ``n`` windows, ``subjects``.
 
     Raises:
@@ -114,7 +114,7 @@ def evaluate_physio(expert: Any, data: str | Path, *, hop_s: float = 5.0, purity
     y2, p2 = (y == s).astype(int), (p[:, s] > 0.5).astype(int)
     two = classification_metrics(y2, np.stack([1 - p[:, s], p[:, s]], 1), num_classes=2,
                                  classes=["no_stress", "stress"])
-    res["two_class"] = {"accuracy": two["accuracy"], "macro_f1": two["macro_f1"], "n": int(len(y2)),
+    res["two_class"] = {"accuracy": two["accuracy"], "f1_macro": two["f1_macro"], "n": int(len(y2)),
                         "predicted_stress": int(p2.sum())}
     from emofuse.experts.evaluate import by_group
 

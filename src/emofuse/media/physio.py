@@ -216,10 +216,13 @@ def check_signal(sig: Signal, source: str = "<signals>") -> list[str]:
         lo, hi = _PLAUSIBLE[sig.name]
         level = float(np.median(np.linalg.norm(good, axis=1) if good.ndim == 2 else good))
         if not lo <= level <= hi:
-            hint = {"eda": "EDA in Ω or kΩ (resistance) rather than µS? declare it, e.g. units eda=ohm",
-                    "temp": "temperature in °F or K? declare it, e.g. units temp=f",
-                    "acc": "acceleration in the E4's 1/64 g or in m/s²? declare it, e.g. units acc=e4"}[sig.name]
-            raise DataError(f"{where}: median {level:.4g} lies outside the plausible {lo:g}–{hi:g} {unit} — {hint}")
+            hint = {"eda": ("EDA in Ω or kΩ (resistance) rather than µS?", "eda=ohm"),
+                    "temp": ("temperature in °F or K?", "temp=f"),
+                    "acc": ("acceleration in the E4's 1/64 g or in m/s²?", "acc=e4")}[sig.name]
+            raise DataError(f"{where}: median {level:.4g} lies outside the plausible {lo:g}–{hi:g} {unit} — "
+                            f"{hint[0]} declare the unit: units {hint[1]} (emofuse analyze --set "
+                            f"physio_units.{hint[1]}; read_physio(..., units={{'{hint[1].split('=')[0]}': "
+                            f"'{hint[1].split('=')[1]}'}}))")
     if good.ndim == 1 and len(good) > 10 and sig.name in ("eda", "bvp", "ecg"):
         top, bottom = good.max(), good.min()
         flat = (good == top) | (good == bottom)
