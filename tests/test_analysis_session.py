@@ -103,7 +103,8 @@ def test_vad_probabilities_do_not_depend_on_chunking() -> None:
 
 def test_config_names_experts_by_modality() -> None:
     cfg = AnalyzeConfig.from_dict({"experts": {"voice": "voice-ekman"}})
-    assert cfg.experts == {"text": "text-goemotions", "audio": "voice-ekman", "face": "face-fer2013"}
+    assert cfg.experts == {"text": "text-goemotions", "audio": "voice-ekman", "face": "face-fer2013",
+                           "physio": "physio-wesad"}
     assert AnalyzeConfig.from_dict({"voice_expert": "voice-ekman"}).experts["audio"] == "voice-ekman"
     with pytest.raises(UnknownNameError):
         AnalyzeConfig.from_dict({"experts": {"smell": "x"}})
@@ -136,7 +137,7 @@ def test_every_expert_declares_its_needs() -> None:
     from emofuse.experts import EXPERTS
     from emofuse.experts.base import ExpertNeeds
 
-    kinds = {"text": "text", "audio": "waveform", "face": "face_crop"}
+    kinds = {"text": "text", "audio": "waveform", "face": "face_crop", "physio": "physio_window"}
     for name in EXPERTS.names():
         cls = EXPERTS.get(name)
         assert isinstance(cls.needs, ExpertNeeds)

@@ -119,8 +119,14 @@ def build_card(res: dict, head_cfg: dict, chosen: str, model_features: list[str]
             "throughout, or too short (reliability falls under 20 min), has a poor reference. The validation "
             "recordings each hold all conditions, which flatters this normalisation (see "
             "metrics.loso_normalisation for a known baseline and for none).",
+            "Skin temperature carries much of the 3-class skill (permutation importance; without it the LOSO "
+            f"accuracy is {100 * res['missing']['without temperature']['acc3_mean']:.1f} %, see "
+            "metrics.loso_missing): in WESAD it partly follows the time course of one laboratory session "
+            "(conditions in a fixed order, room and wristband warming), which need not hold elsewhere.",
             "Motion: the wrist BVP is easily corrupted by movement; windows above the motion threshold are "
-            "flagged and get a lower reliability, not corrected.",
+            "flagged, read without their BVP features (EDA carries the reading) and get a lower reliability; "
+            "motion artefacts are not removed (recipes/wesad/robustness.py measures the flag on real recordings "
+            "with added artefacts). Motion without acceleration data cannot be seen.",
             "The Ekman view is a routing, not a measurement (see ekman.how).",
         ],
         "licenses": {"weights": "Apache-2.0 (this project)",

@@ -243,7 +243,21 @@ def main() -> None:
     ap.add_argument("--cache", default="runs/wesad/features")
     ap.add_argument("--out", default=str(weights_dir("physio-wesad")))
     ap.add_argument("--quick", action="store_true", help="one seed, no reference trees (a smoke run)")
+    ap.add_argument("--card-only", action="store_true",
+                    help="rewrite the shipped card and README tables from results.json (weights untouched)")
     args = ap.parse_args()
+    if args.card_only:
+        res = json.loads((HERE / "results.json").read_text())
+        from emofuse.experts import read_card
+
+        old = read_card(args.out)
+        card = build_card(res, old["head"]["config"], res["chosen"], list(MODEL_FEATURES), HEADS)
+        from emofuse.cards import write_card
+
+        write_card(args.out, card, kind="expert")
+        render_readme(res, card, HERE / "README.md")
+        log(f"rewrote {args.out}/card.json and the README tables")
+        return
     if not args.data_dir:
         raise SystemExit(f"give --data-dir or set {DATA_DIR_ENV}")
     global SEEDS
@@ -272,7 +286,10 @@ def main() -> None:
     res["missing"] = {"eda only": over_seeds(tables, "recording", make, stoch, test_drop=("bvp",)),
                       "bvp only (no_eda head)": over_seeds(tables, "recording", make, stoch, train_drop=("eda",),
                                                            test_drop=("eda",)),
-                      "bvp only (all head)": over_seeds(tables, "recording", make, stoch, test_drop=("eda",))}
+                      "bvp only (all head)": over_seeds(tables, "recording", make, stoch, test_drop=("eda",)),
+                      # skin temperature drifts over a laboratory session: how much rests on it
+                      "without temperature": over_seeds(tables, "recording", make, stoch, train_drop=("temp",),
+                                                        test_drop=("temp",))}
     for k, v in res["missing"].items():
         log(f"{k}: 3-class acc {v['acc3_mean']:.3f}, 2-class {v['acc2_mean']:.3f}")
     res["importance"] = permutation_importance(tables, make, "recording")

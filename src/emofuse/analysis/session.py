@@ -95,6 +95,8 @@ class AnalysisSession:
         self.paths: dict[str, ModalityPath] = {}
         for m in list_paths():
             opened = PATHS.get(m).open(ctx)
+            if opened is None:  # not part of this analysis (e.g. no wearable signals given)
+                continue
             if isinstance(opened, str):
                 self.whole[m] = opened
             else:

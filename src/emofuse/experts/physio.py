@@ -22,7 +22,9 @@ card, in ``[-1, 1]``).
 Reliability (``info["reliability"]``): the mean coverage of the window by the signals the
 head weighs most (BVP, EDA), times the reference quality (minutes of recording it was
 estimated from, up to the card's ``reference_full_min``), lowered when the wearer moves a lot
-(``info["motion"]``: the window's acceleration variability above the card's threshold).
+(``info["motion"]``: the window's acceleration variability above the card's threshold). While
+the wrist moves the pulse is not trusted: a flagged window that has EDA is read without its BVP
+features (``info["bvp_ignored"]``).
 """
 
 from __future__ import annotations
@@ -155,6 +157,7 @@ class PhysioWesadExpert(Expert):
         if unknown:
             raise CheckpointError(f"physio expert card: the heads read unknown features {unknown}")
         self.cols = [FEATURES.index(f) for f in pre["model_features"]]
+        self._bvp_cols = [i for i, f in enumerate(pre["model_features"]) if f in GROUPS["bvp"]]
         # calibration is of the native classes; the Ekman view routes those calibrated probabilities
         self.native_temperature = float(card["calibration"].get("native_temperature", 1.0))
         self.window_s = float(pre["window_s"])
@@ -196,8 +199,13 @@ class PhysioWesadExpert(Expert):
     @torch.inference_mode()
     def _forward(self, inputs: Any) -> tuple[np.ndarray, np.ndarray | None, dict[str, list[Any]]]:
         windows = _as_windows(inputs)
-        x = torch.from_numpy(self.inputs(windows))
+        rel = [self.reliability(w) for w in windows]
         eda = GROUP_NAMES.index("eda")
+        z = self.inputs(windows)
+        # the pulse is not trusted while the wrist moves: a flagged window with EDA is read without BVP
+        ignore_bvp = [moving and w.coverage[eda] > 0 for w, (_, moving) in zip(windows, rel, strict=True)]
+        z[np.ix_(np.asarray(ignore_bvp, bool), self._bvp_cols)] = 0.0
+        x = torch.from_numpy(z)
         use = ["all" if w.coverage[eda] > 0 or "no_eda" not in self.head.heads else "no_eda" for w in windows]
         logits = np.zeros((len(windows), len(self.classes)))
         for key in set(use):
@@ -209,10 +217,9 @@ class PhysioWesadExpert(Expert):
         ek = np.log(p @ self.routing + 1e-6)
         anchors = np.asarray([ANCHORS[c] for c in self.classes])
         av = p @ anchors
-        rel = [self.reliability(w) for w in windows]
         info = {"p_stress": [round(float(v), 4) for v in p[:, self.classes.index("stress")]],
                 "arousal": [round(float(v), 3) for v in av[:, 0]], "valence": [round(float(v), 3) for v in av[:, 1]],
                 "reliability": [r for r, _ in rel], "motion": [m for _, m in rel],
                 "signals": [[g for g, c in zip(GROUP_NAMES, w.coverage, strict=True) if c > 0] for w in windows],
-                "head": use}
+                "head": use, "bvp_ignored": ignore_bvp}
         return logits, ek, info

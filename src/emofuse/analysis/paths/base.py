@@ -7,7 +7,8 @@ same small interface, used identically by batch analysis (:func:`emofuse.analyze
 analysis (:class:`~emofuse.analysis.session.AnalysisSession`):
 
 * :meth:`ModalityPath.open` — given the recording's facts (:class:`PathContext`), a ready
-  path, or the reason this modality is missing for the whole recording;
+  path, the reason this modality is missing for the whole recording, or ``None`` when the
+  modality is not part of this analysis (no wearable signals given);
 * :meth:`ModalityPath.feed_frame` — media that is not audio, as it arrives (video frames);
 * :meth:`ModalityPath.submit` — a closed segment to read;
 * :meth:`ModalityPath.ready` — the readings that can be given now (a face reading waits for
@@ -130,8 +131,12 @@ class ModalityPath(ABC):
 
     @classmethod
     @abstractmethod
-    def open(cls, ctx: PathContext) -> ModalityPath | str:
-        """A path for this recording, or the reason the modality is missing for all of it."""
+    def open(cls, ctx: PathContext) -> ModalityPath | str | None:
+        """A path for this recording, the reason the modality is missing for all of it, or ``None``.
+
+        ``None``: the modality is not part of this analysis at all (nothing was given for it,
+        e.g. no wearable signals), so results carry no column for it rather than a missing one.
+        """
 
     @abstractmethod
     def read(self, segs: list[Segment]) -> list[ModalityResult]:

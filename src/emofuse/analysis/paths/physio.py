@@ -53,12 +53,12 @@ class PhysioPath(ModalityPath):
         self._horizon = -np.inf if self.live else float(self.rec.end)
 
     @classmethod
-    def open(cls, ctx: PathContext) -> ModalityPath | str:
-        """Open when signals were given (or will be fed live) and the path is on."""
+    def open(cls, ctx: PathContext) -> ModalityPath | str | None:
+        """Open when signals were given (or will be fed live) and the path is on; ``None`` without signals."""
+        if ctx.physio is None and not ctx.physio_live:
+            return None  # no wearable: no physio column at all
         if not ctx.config.physio:
             return "physio path turned off"
-        if ctx.physio is None and not ctx.physio_live:
-            return "no physiological signals given"
         rec = ctx.physio
         if rec is not None:
             ctx.warnings.extend(rec.warnings)
