@@ -56,6 +56,19 @@ def test_missing_signal_and_uncovered_window_give_nan_features() -> None:
     assert np.isnan(X[2]).all()  # a window after the recording ended
 
 
+def test_nan_gaps_count_as_not_measured() -> None:
+    rec = recording(180)
+    eda = rec.signals["eda"].data
+    eda[4 * 60:4 * 110] = np.nan  # 50 s without EDA
+    bvp = rec.signals["bvp"].data
+    bvp[64 * 60:64 * 110] = np.nan
+    X, cov = window_features(process(rec.signals), np.array([60.0, 120.0, 180.0]))
+    g_eda, g_bvp = GROUP_NAMES.index("eda"), GROUP_NAMES.index("bvp")
+    assert cov[0, g_eda] == pytest.approx(1.0) and cov[1, g_eda] == pytest.approx(10 / 60, abs=0.02)
+    assert np.isnan(X[1, COL["eda_mean"]]) and np.isnan(X[1, COL["hr_mean"]])  # too little measured signal
+    assert cov[2, g_eda] == pytest.approx(1.0) and np.isfinite(X[2, COL["eda_mean"]])
+
+
 def test_reference_normalisation() -> None:
     X = np.array([[1.0, np.nan], [3.0, np.nan], [5.0, np.nan]], np.float32)
     ref = reference_stats(X, robust=False)

@@ -53,7 +53,9 @@ class Processed:
         scr_t: ``(S,)`` skin-conductance-response peak times; ``scr_amp`` their amplitudes (µS).
         temp_t / temp: temperature samples (°C).
         acc_t / acc: acceleration magnitude (g).
-        spans: Per signal group, the ``(start, end)`` it covers (for coverage).
+        spans: Per signal group, the ``(start, end)`` it covers.
+        valid: Per signal group, ``(times, finite)``: which samples were measured (NaN gaps are
+            filled for NeuroKit2's filters, but nothing is computed from the filled stretches).
     """
 
     beats: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -69,6 +71,7 @@ class Processed:
     acc_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
     acc: np.ndarray = field(default_factory=lambda: np.zeros(0))
     spans: dict[str, tuple[float, float]] = field(default_factory=dict)
+    valid: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def _times(s: Signal) -> np.ndarray:
@@ -116,28 +119,35 @@ def process(signals: dict[str, Signal]) -> Processed:
             p.beats = pulse.start + peaks / pulse.rate
             p.beat_amp = np.asarray(clean, np.float64)[peaks] if len(peaks) else np.zeros(0)
             p.spans["bvp"] = (pulse.start, pulse.end)
+            p.valid["bvp"] = (_times(pulse), ~gaps)
         eda = signals.get("eda")
         if eda is not None and len(eda.data) >= 8 * eda.rate:
             x = _fill(eda.data)
+            gaps = ~np.isfinite(np.asarray(eda.data, np.float64))
             clean = np.asarray(nk.eda_clean(x, sampling_rate=int(round(eda.rate))), np.float64)
             parts = nk.eda_phasic(clean, sampling_rate=int(round(eda.rate)), method="highpass")
-            p.eda_t, p.eda = _times(eda), clean
-            p.phasic = np.asarray(parts["EDA_Phasic"], np.float64)
-            p.tonic = np.asarray(parts["EDA_Tonic"], np.float64)
-            info = nk.eda_peaks(p.phasic, sampling_rate=int(round(eda.rate)))[1]
+            phasic = np.asarray(parts["EDA_Phasic"], np.float64)
+            info = nk.eda_peaks(phasic, sampling_rate=int(round(eda.rate)))[1]
             pk = np.asarray(info["SCR_Peaks"], int)
             amp = np.asarray(info["SCR_Amplitude"], np.float64)
-            ok = np.isfinite(amp)
+            ok = np.isfinite(amp) & ~gaps[pk] if len(pk) else np.zeros(0, bool)
             p.scr_t, p.scr_amp = eda.start + pk[ok] / eda.rate, amp[ok]
+            p.eda_t = _times(eda)
+            # filled stretches were only there for the filters: nothing is measured from them
+            p.eda, p.phasic = np.where(gaps, np.nan, clean), np.where(gaps, np.nan, phasic)
+            p.tonic = np.where(gaps, np.nan, np.asarray(parts["EDA_Tonic"], np.float64))
             p.spans["eda"] = (eda.start, eda.end)
+            p.valid["eda"] = (p.eda_t, ~gaps)
         temp = signals.get("temp")
         if temp is not None and len(temp.data):
             p.temp_t, p.temp = _times(temp), np.asarray(temp.data, np.float64)
             p.spans["temp"] = (temp.start, temp.end)
+            p.valid["temp"] = (p.temp_t, np.isfinite(p.temp))
         acc = signals.get("acc")
         if acc is not None and len(acc.data):
             p.acc_t, p.acc = _times(acc), np.linalg.norm(np.asarray(acc.data, np.float64), axis=1)
             p.spans["acc"] = (acc.start, acc.end)
+            p.valid["acc"] = (p.acc_t, np.isfinite(p.acc))
     return p
 
 
@@ -154,10 +164,16 @@ def _between(t: np.ndarray, t0: float, t1: float) -> slice:
 
 
 def _coverage(p: Processed, group: str, t0: float, t1: float) -> float:
+    """Share of ``[t0, t1)`` covered by measured (finite) samples of the group's signal."""
     if group not in p.spans:
         return 0.0
     a, b = p.spans[group]
-    return max(0.0, min(b, t1) - max(a, t0)) / (t1 - t0)
+    span = max(0.0, min(b, t1) - max(a, t0)) / (t1 - t0)
+    if span <= 0 or group not in p.valid:
+        return span
+    t, ok = p.valid[group]
+    sl = _between(t, t0, t1)
+    return span * float(ok[sl].mean()) if sl.stop > sl.start else 0.0
 
 
 def window_features(p: Processed, ends: np.ndarray, window_s: float = 60.0,
