@@ -65,6 +65,7 @@ def test_nan_gaps_count_as_not_measured() -> None:
     X, cov = window_features(process(rec.signals), np.array([60.0, 120.0, 180.0]))
     g_eda, g_bvp = GROUP_NAMES.index("eda"), GROUP_NAMES.index("bvp")
     assert cov[0, g_eda] == pytest.approx(1.0) and cov[1, g_eda] == pytest.approx(10 / 60, abs=0.02)
+    assert cov[1, g_bvp] < 0.2
     assert np.isnan(X[1, COL["eda_mean"]]) and np.isnan(X[1, COL["hr_mean"]])  # too little measured signal
     assert cov[2, g_eda] == pytest.approx(1.0) and np.isfinite(X[2, COL["eda_mean"]])
 
@@ -199,3 +200,36 @@ def test_trained_fusion_joins_physio_through_the_rule() -> None:
     assert 0 < weights["physio"] < 0.5
     without, _ = fuser({m: r for m, r in mods.items() if m != "physio"})
     assert probs[2] > without[2]  # the body's reading moved the fused distribution toward it
+
+
+# --------------------------------------------------------------------------- evaluation on labelled files
+
+
+def _wesad_file(path, rec, labels: np.ndarray, subject: str):  # noqa: ANN001, ANN202
+    s = rec.signals
+    np.savez(path, subject=np.array(subject), fs=np.array(4), eda=s["eda"].data.astype(np.float32),
+             temp=s["temp"].data.astype(np.float32), acc=(64.0 * s["acc"].data).astype(np.float32),
+             bvp=s["eda"].data.astype(np.float32), bvp_64=s["bvp"].data.astype(np.float32),
+             label=labels.astype(np.int8))
+    return path
+
+
+def test_evaluate_reads_wesad_layout_files_and_folders(tmp_path) -> None:
+    from emofuse.experts import evaluate_expert
+
+    for k, subject in enumerate(("S90", "S91")):
+        rec = recording(300, seed=10 + k)
+        labels = np.repeat([0, 1, 2, 4, 3], 4 * 60)  # transient, baseline, stress, meditation, amusement minutes
+        _wesad_file(tmp_path / f"{subject}_wrist.npz", rec, labels, subject)
+    one = evaluate_expert("physio-wesad", tmp_path / "S90_wrist.npz")
+    # 60 s windows every 5 s, >= 90 % one condition: the window ending at each minute's end, and the one after
+    assert one["n"] > 0 and one["space"] == "wesad3" and one["subjects"] == ["S90"]
+    assert 0 <= one["accuracy"] <= 1 and set(one["two_class"]) >= {"accuracy", "f1_macro"}
+    both = evaluate_expert("physio-wesad", tmp_path, predictions=tmp_path / "pred.csv")
+    assert both["subjects"] == ["S90", "S91"] and both["n"] == 2 * one["n"]
+    assert set(both["by_group"]["groups"]) == {"S90", "S91"} and both["by_group"]["key"] == "subject"
+    rows = (tmp_path / "pred.csv").read_text().splitlines()
+    assert len(rows) == 1 + both["n"] and rows[0].startswith("id,subject,end_s,true,predicted")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no labelled recordings"):
+        evaluate_expert("physio-wesad", tmp_path / "empty")
