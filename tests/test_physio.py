@@ -175,6 +175,19 @@ def test_live_signals_fed_in_chunks_give_readings_as_the_signals_arrive() -> Non
         _session().feed_physio("eda", 0.0, np.ones(8), 4.0)  # not opened for live signals
 
 
+def test_a_lagging_wearable_does_not_hold_the_other_readings_back() -> None:
+    from emofuse.analysis.paths.physio import MAX_LAG_S
+
+    s = _session(physio_live=True)
+    got = s.feed_physio("eda", 0.0, np.full(4 * 40, 2.0), 4.0)  # 40 s of EDA, then the wearable goes quiet
+    assert [g.end for g in got] == [10.0, 20.0, 30.0]
+    got = s.advance(55.0)
+    assert [g.end for g in got] == [40.0]  # [40, 50] has closed too, but waits for the signals ...
+    got = s.advance(50.0 + MAX_LAG_S)
+    assert [g.end for g in got] == [50.0]  # ... until the media is MAX_LAG_S past its end
+    assert not got[0].modalities["physio"].ok
+
+
 def test_live_signal_errors_are_clear() -> None:
     s = _session(physio_live=True)
     with pytest.raises(DataError, match="outside the plausible"):

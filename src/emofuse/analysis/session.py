@@ -211,6 +211,7 @@ class AnalysisSession:
         closed = self.segmenter.feed_audio(float(start), x)
         self.add_time("vad", t0)
         self.end = max(self.end, self.segmenter.buffer.end)
+        self.ctx.shared["media_end"] = self.end  # how far the media has come (paths waiting on other streams)
         self._take(closed)
         return self._collect()
 
@@ -225,6 +226,7 @@ class AnalysisSession:
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
             raise DataError(f"analysis session: a frame must be (H, W, 3) uint8 RGB, got {img.shape} {img.dtype}")
         self.end = max(self.end, float(t))
+        self.ctx.shared["media_end"] = self.end
         if "face" in self.paths:
             self.paths["face"].feed_frame(float(t), img, float(scale))
         self._take(self.segmenter.advance(float(t)))
@@ -259,6 +261,7 @@ class AnalysisSession:
         """Media time has reached ``t`` seconds without audio (e.g. signals only): close what ends before it."""
         self._check_open()
         self.end = max(self.end, float(t))
+        self.ctx.shared["media_end"] = self.end
         self._take(self.segmenter.advance(float(t)))
         return self._collect()
 

@@ -28,10 +28,12 @@ from emofuse.errors import DataError
 from emofuse.media.physio import PhysioRecording, Signal, check_signal
 from emofuse.media.segment import Segment
 
-__all__ = ["LIVE_KEEP_S", "PhysioPath"]
+__all__ = ["LIVE_KEEP_S", "MAX_LAG_S", "PhysioPath"]
 
 #: Seconds of live signal kept (and used for the wearer's reference).
 LIVE_KEEP_S = 30 * 60.0
+#: Live: how far (s) the media may run ahead of the signals before a segment is read without waiting for them.
+MAX_LAG_S = 10.0
 _MIN_COVER = 0.5
 
 
@@ -99,8 +101,13 @@ class PhysioPath(ModalityPath):
     # ------------------------------------------------------------------ reading
 
     def can_read(self, seg: Segment) -> bool:
-        """A live segment waits until the signals reach its end (or the session closes)."""
-        return not self.live or self._horizon >= seg.end
+        """A live segment waits until the signals reach its end — at most :data:`MAX_LAG_S` behind the media.
+
+        A wearable stream that lags or stops never holds the other modalities' readings back for long.
+        """
+        if not self.live or self._horizon >= seg.end:
+            return True
+        return float(self.ctx.shared.get("media_end", -np.inf)) >= seg.end + MAX_LAG_S
 
     def _state(self) -> tuple[Any, Any]:
         from emofuse.experts.physio import recording_reference
