@@ -14,12 +14,14 @@ from rich.console import Console
 from rich.table import Table
 
 from emofuse.cli_analyze import gather_texts, run_batch, run_texts, show_result
+from emofuse.cli_serve import serve_cmd
 from emofuse.errors import ConfigError, EmofuseError, MissingFileError
 
 app = typer.Typer(help="emofuse: multimodal emotion recognition (text, voice, face).", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 models_app = typer.Typer(help="Fusion models in the zoo.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.command("serve")(serve_cmd)
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -453,7 +455,7 @@ def analyze_cmd(
     Runs locally; nothing is sent anywhere and nothing is written unless --out is given.
     """
     import emofuse
-    from emofuse.analysis import AnalyzeConfig
+    from emofuse.analysis import AnalyzeConfig, check_formats
 
     settings = _parse_sets(overrides) | ({"fusion": fusion} if fusion else {})
     if not asr:
@@ -467,8 +469,6 @@ def analyze_cmd(
     if physio_offset is not None:
         settings["physio_offset_s"] = physio_offset
     cfg = AnalyzeConfig.from_dict(settings)
-    from emofuse.analysis import check_formats
-
     # unknown names and missing optional dependencies are refused before the (possibly long) analysis
     names = [f.strip() for f in formats.split(",") if f.strip()]
     fmts = [w.name for w in check_formats(None if names == ["all"] else names)]
