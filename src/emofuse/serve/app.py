@@ -229,7 +229,16 @@ def _routes(app: Any, state: ServiceState) -> None:
         up, req = await _receive(state, request)
         job = _submit(state, req, up, keep=False)
         assert job.future is not None  # noqa: S101 - set by submit
-        result = await asyncio.wrap_future(job.future)
+        try:
+            result = await asyncio.wrap_future(job.future)
+        except Exception:
+            if job.error is not None:  # the job's error, its message without server paths
+                err = dict(job.error)
+                raise ServeError(int(err.pop("status", 422)), err.pop("error", "failed"), err.pop("message", ""),
+                                 **err) from None
+            raise
+        if job.status == "cancelled" or result is None:
+            raise ServeError(503, "cancelled", "the analysis was cancelled (the service is stopping)")
         return await _answer(state, result, req.formats[0])
 
     @app.post("/jobs", status_code=202, summary="Queue an analysis", openapi_extra=_FORM_DOC)

@@ -45,7 +45,9 @@ MEDIA_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".m
 #: Suffixes a transcript upload may keep.
 TRANSCRIPT_SUFFIXES = frozenset({".srt", ".vtt", ".json", ".txt"})
 #: Largest plain form field, bytes.
-MAX_FIELD_BYTES = 64 * 1024
+MAX_FIELD_BYTES = 2**20
+#: Largest URL-encoded form (fields only, read into memory), bytes.
+MAX_URLENCODED_BYTES = 2 * 2**20
 _MAX_PARTS = 32
 #: The server's names of file parts on disk (the client's names never are).
 _DISK_NAMES = {"file": "upload", "transcript": "transcript"}
@@ -220,13 +222,23 @@ async def receive_upload(request: Any, root: TempRoot, *, max_bytes: int,
 
     MultipartParser, parse_header = _parser_class()
     mime, params = parse_header(request.headers.get("content-type", ""))
-    if mime != b"multipart/form-data" or not params.get(b"boundary"):
+    urlencoded = mime == b"application/x-www-form-urlencoded"  # fields only (a text to analyse)
+    if urlencoded:
+        max_bytes = min(max_bytes, MAX_URLENCODED_BYTES)
+    elif mime != b"multipart/form-data" or not params.get(b"boundary"):
         raise ServeError(415, "not_multipart", "send the media as multipart/form-data (a 'file' part)")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise ServeError(413, "too_large", f"the upload is {int(declared)} bytes, over the {max_bytes}-byte limit",
                          limit=max_bytes)
     up = Upload(dir=root.new_dir())
+    if urlencoded:
+        try:
+            await _read_urlencoded(request, up, max_bytes)
+        except BaseException:
+            root.remove(up.dir)
+            raise
+        return up
     parts = _Parts(up, file_parts, parse_header)
     try:
         parser = MultipartParser(params[b"boundary"], parts.callbacks())
@@ -255,6 +267,23 @@ async def receive_upload(request: Any, root: TempRoot, *, max_bytes: int,
         root.remove(up.dir)
         raise ServeError(422, "bad_form", "the multipart form could not be read") from None
     return up
+
+
+async def _read_urlencoded(request: Any, up: Upload, max_bytes: int) -> None:
+    from urllib.parse import parse_qs
+
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise ServeError(413, "too_large", f"the form is over the {max_bytes}-byte limit", limit=max_bytes)
+    up.size = len(body)
+    try:
+        fields = parse_qs(body.decode("ascii"), keep_blank_values=True, strict_parsing=False,
+                          max_num_fields=_MAX_PARTS, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise ServeError(422, "bad_form", "the form could not be read (URL-encoded UTF-8 expected)") from None
+    up.fields = {k: list(v) for k, v in fields.items()}
 
 
 # --------------------------------------------------------------------------- telling media by content
