@@ -126,6 +126,7 @@ class LiveConnection:
     async def blocking(self, fn: Any, *args: Any) -> Any:
         """Run ``fn(*args)`` in a worker thread; remembered so that cleanup can wait for it."""
         fut = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved even if nobody waits
         self._inflight = fut
         return await asyncio.shield(fut)
 
@@ -159,17 +160,13 @@ class LiveConnection:
                 await self.close(1000, "done")
         except _Closed:
             pass
-        finally:
-            if self.consumer is not None and not self.consumer.done():
-                self.consumer.cancel()
-            if self.consumer is not None:
-                await asyncio.gather(self.consumer, return_exceptions=True)
-            if self._inflight is not None and not self._inflight.done():
-                await asyncio.wait([self._inflight])  # the chunk in progress, then the session is dropped
-            self.live = None
+        finally:  # no await before the bookkeeping: this also runs when the task is being cancelled
             with st.live_lock:
                 st.live -= 1
-            await self.close(1000)
+            self.live = None  # the session goes with the last reference (the chunk in progress holds one)
+            if self.consumer is not None and not self.consumer.done():
+                self.consumer.cancel()
+        await self.close(1000)
 
     async def receive(self) -> dict[str, Any]:
         """The next message (``_Closed`` when the client left or was idle too long)."""

@@ -39,6 +39,7 @@ import numpy as np
 
 from emofuse.analysis import AnalysisSession, AnalyzeConfig, ModalityResult, SegmentResult
 from emofuse.errors import DataError
+from emofuse.modalities import MODALITIES
 from emofuse.serve.errors import ServeError
 
 __all__ = ["AUDIO_FORMATS", "SAMPLE_RATE", "LiveAnalysis", "decode_audio", "decode_frame", "segment_dict"]
@@ -212,6 +213,11 @@ class LiveAnalysis:
             samples = np.asarray(m["samples"], dtype=np.float64)
         except (TypeError, ValueError):
             raise ServeError(422, "bad_message", "physio: 'start', 'rate' and 'samples' must be numbers") from None
+        from emofuse.media.physio import SIGNALS
+
+        if m["signal"] not in SIGNALS:
+            raise ServeError(422, "bad_message", f"physio: unknown signal {m['signal']!r}; one of "
+                             f"{', '.join(SIGNALS)}")
         return self.feed_physio(str(m["signal"]), start, samples, rate)
 
     def close(self) -> tuple[list[SegmentResult], Any]:
@@ -282,6 +288,7 @@ class LiveAnalysis:
                 shared.seconds = kept[1] if kept[1] is not None else 0.0
         for m, reason in s.whole.items():
             mods.setdefault(m, ModalityResult.missing(reason))
+        mods = {m: mods[m] for m in sorted(mods, key=lambda m: MODALITIES.index(m) if m in MODALITIES else 99)}
         if not spans:
             return None
         start, end = min(a for a, _ in spans), max(b for _, b in spans)
