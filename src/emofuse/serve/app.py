@@ -26,10 +26,13 @@ import threading
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException
+try:  # the serve extra; without it this module still imports (create_app then says what to install)
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse, Response
+    from starlette.exceptions import HTTPException
+except ImportError:  # pragma: no cover - exercised only without the serve extra
+    FastAPI = Request = RequestValidationError = JSONResponse = Response = HTTPException = None  # type: ignore
 
 from emofuse._version import __version__
 from emofuse.errors import EmofuseError
@@ -56,10 +59,10 @@ class ServiceState:
 
     def __init__(self, settings: ServeSettings) -> None:
         self.settings = settings
-        self.root = TempRoot(settings.temp_dir)
+        self.root: TempRoot = None  # type: ignore[assignment]  # made when the service starts
         self.jobs = JobManager(workers=settings.workers, max_jobs=settings.max_jobs,
                                result_ttl_s=settings.result_ttl_s, job_timeout_s=settings.job_timeout_s,
-                               cleanup=self.root.remove)
+                               cleanup=TempRoot.remove)
         self.resources: Any = None
         self.ready, self.ready_error = "loading", None
         self.live = 0
@@ -333,6 +336,7 @@ def create_app(settings: ServeSettings | None = None) -> Any:
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> Any:
+        state.root = TempRoot(settings.temp_dir)
         state.resources = shared.install()
         warm = None
         if settings.preload:

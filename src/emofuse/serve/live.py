@@ -41,7 +41,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import WebSocket
+try:  # the serve extra (see emofuse.serve.app)
+    from fastapi import WebSocket
+except ImportError:  # pragma: no cover - exercised only without the serve extra
+    WebSocket = None  # type: ignore[assignment,misc]
 
 from emofuse.errors import EmofuseError
 from emofuse.serve.errors import ServeError
