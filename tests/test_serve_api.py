@@ -398,3 +398,22 @@ def test_job_status_body_never_holds_the_result(client: TestClient, media: dict[
     assert "segments" not in json.dumps(status) and status["result"] == f"/jobs/{job}/result"
     assert client.delete(f"/jobs/{job}").json()["status"] == "cancelled"  # a result can be discarded unread
     assert client.get(f"/jobs/{job}/result").status_code in (404, 409)
+
+
+def test_concurrent_jobs_share_the_models_safely(media: dict[str, Path]) -> None:
+    import emofuse.analysis.session as session
+    from emofuse.serve.resources import Locked
+
+    before = session.RESOURCES
+    with serve(workers=2) as c:
+        res = c.app.state.service.resources
+        assert session.RESOURCES is res  # uploads run emofuse.analyze with the thread-safe models
+        jobs = [c.post("/jobs", **_upload(media["talk"])).json()["id"] for _ in range(3)]
+        direct = c.post("/analyze", **_upload(media["talk"])).json()
+        results = []
+        for job in jobs:
+            assert _done(c, job)["status"] == "done"
+            results.append(c.get(f"/jobs/{job}/result").json())
+        assert all(r["segments"] == direct["segments"] for r in results)
+        assert res._proxies and all(isinstance(p, Locked) for p in res._proxies.values())
+    assert session.RESOURCES is before  # restored when the service stopped

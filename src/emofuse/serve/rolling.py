@@ -13,7 +13,9 @@ then fuses the readings with **the session's fuser**. The session is not disturb
 provisional segment is never queued, nothing is added to the result, the time spent is kept
 out of the session's timings. Words are the exception by default: speech recognition over the
 window every interval costs more than the rest together, so the text modality of a rolling
-estimate is missing ("words come with closed segments") unless ``text=True``.
+estimate is missing ("words come with closed segments") unless ``text=True``. The physiological
+reading (features over the 60 s before the window's end) is read again only once
+:data:`PHYSIO_EVERY_S` more seconds of signal have arrived.
 
 Example:
     >>> decode_audio(b"\\x00\\x40\\x00\\xc0", "s16").tolist()
@@ -42,13 +44,16 @@ from emofuse.errors import DataError
 from emofuse.modalities import MODALITIES
 from emofuse.serve.errors import ServeError
 
-__all__ = ["AUDIO_FORMATS", "SAMPLE_RATE", "LiveAnalysis", "decode_audio", "decode_frame", "segment_dict"]
+__all__ = ["AUDIO_FORMATS", "PHYSIO_EVERY_S", "SAMPLE_RATE", "LiveAnalysis", "decode_audio", "decode_frame",
+           "segment_dict"]
 
 #: Rate of live audio, Hz (16 kHz mono).
 SAMPLE_RATE = 16000
 #: Sample formats of binary audio messages: little-endian 16-bit integers or 32-bit floats.
 AUDIO_FORMATS = {"s16": ("<i2", 2, 32768.0), "f32": ("<f4", 4, 1.0)}
 _IMAGE_FORMATS = ("JPEG", "WEBP", "PNG")
+#: The rolling estimate reads the physiological signals again after this many new seconds of them.
+PHYSIO_EVERY_S = 5.0
 
 
 def decode_audio(data: bytes, fmt: str) -> np.ndarray:
@@ -152,6 +157,7 @@ class LiveAnalysis:
         self.n_physio = 0
         self.n_segments = 0
         self.changed = False  # new input since the last rolling estimate
+        self._physio: tuple[float, ModalityResult] | None = None  # the last rolling physio reading
 
     # ------------------------------------------------------------------ input
 
@@ -276,9 +282,16 @@ class LiveAnalysis:
                     mods[m] = ModalityResult.missing("words come with closed segments")
                 elif not path.can_read(seg):
                     mods[m] = ModalityResult.missing("waiting for more input")
+                elif m in ("text", "audio") and (seg.audio is None or len(seg.audio) < SAMPLE_RATE // 10):
+                    mods[m] = ModalityResult.missing("too little audio in the window")
+                elif m == "physio" and self._physio is not None and seg.end - self._physio[0] < PHYSIO_EVERY_S:
+                    mods[m] = self._physio[1]  # the body changes slowly; its features are costly
+                    spans.append((seg.start, seg.end))
                 else:
                     mods[m] = path.read([seg])[0]
                     spans.append((seg.start, seg.end))
+                    if m == "physio":
+                        self._physio = (seg.end, mods[m])
         finally:  # the estimate's time is not the session's
             for m, p in s.paths.items():
                 p.timings.clear()
