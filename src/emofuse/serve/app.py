@@ -149,6 +149,8 @@ async def _receive(state: ServiceState, request: Any) -> tuple[Upload, AnalysisR
     """Stream the upload in, read the form, check the media (the folder is deleted on any refusal)."""
     state.require_ready()
     s = state.settings
+    if state.jobs.active() >= s.max_jobs:  # before the upload is read (submit checks again, atomically)
+        raise QueueFull(f"the analysis queue is full ({s.max_jobs} jobs queued or running); try again later")
     up = await receive_upload(request, state.root, max_bytes=s.max_upload_bytes, file_parts=FILE_PARTS)
     try:
         req = parse_request(up, single_format=request.url.path == "/analyze")
