@@ -10,7 +10,7 @@ pytest.importorskip("neurokit2")
 from _physio import recording  # noqa: E402
 from emofuse.analysis import AnalysisSession  # noqa: E402
 from emofuse.analysis.result import EKMAN, ModalityResult  # noqa: E402
-from emofuse.errors import DataError  # noqa: E402
+from emofuse.errors import DataError, UnknownNameError  # noqa: E402
 from emofuse.experts import load_expert  # noqa: E402
 from emofuse.experts.physio import GROUP_NAMES, PhysioWindow, physio_windows  # noqa: E402
 from emofuse.experts.physio_features import FEATURES, normalise, process, reference_stats, window_features  # noqa: E402
@@ -194,6 +194,8 @@ def test_live_signal_errors_are_clear() -> None:
         s.feed_physio("eda", 0.0, np.full(40, 250_000.0), 4.0)  # Ω, not µS
     with pytest.raises(DataError, match="below"):
         s.feed_physio("bvp", 0.0, np.zeros(40), 4.0)
+    with pytest.raises(UnknownNameError):
+        s.feed_physio("edaa", 0.0, np.full(40, 2.0), 4.0)
     s.feed_physio("eda", 0.0, np.full(40, 2.0), 4.0)
     with pytest.raises(DataError, match="rate changed"):
         s.feed_physio("eda", 10.0, np.full(80, 2.0), 8.0)

@@ -184,10 +184,13 @@ def check_signal(sig: Signal, source: str = "<signals>") -> list[str]:
     """Check one signal; return warnings, raise on what cannot be analysed.
 
     Raises:
+        UnknownNameError: A signal name that is not in :data:`SIGNALS` (close matches suggested).
         DataError: A rate below what the signal needs (:data:`SIGNALS`), a wrong shape, a
             signal that is (almost) all NaN, or values that belong to another unit (the message
             says which, and how to declare it).
     """
+    if sig.name not in SIGNALS:
+        raise UnknownNameError("physiological signal", sig.name, tuple(SIGNALS))
     what, unit, min_rate = SIGNALS[sig.name]
     where = f"{source}: {sig.name}"
     if not (np.isfinite(sig.rate) and sig.rate > 0):
