@@ -71,7 +71,8 @@ def analyze(source: str | Path | None = None, *, text: str | None = None, **kwar
     if (source is None) == (text is None):
         raise ConfigError("analyze: give either a file path or text=")
     if text is not None:
-        return analyze_text(text, config=kwargs.pop("config", None) or kwargs or None)
+        resources = kwargs.pop("resources", None)
+        return analyze_text(text, config=kwargs.pop("config", None) or kwargs or None, resources=resources)
     return _analyze(source, **kwargs)
 
 

@@ -55,7 +55,7 @@ MAX_TEXT_CHARS = 2_000_000
 
 
 def analyze_text(text: str, *, config: AnalyzeConfig | dict[str, Any] | None = None,
-                 source: str = "<text>") -> AnalysisResult:
+                 source: str = "<text>", resources: Any = None) -> AnalysisResult:
     """Analyse a text: one segment per sentence (time axis = sentence index), read by the text path.
 
     Raises:
@@ -74,7 +74,7 @@ def analyze_text(text: str, *, config: AnalyzeConfig | dict[str, Any] | None = N
         raise DataError(f"{source}: the text is empty")
     # each sentence is a timed cue at its index: the text path reads them like transcript segments
     session = AnalysisSession(cfg, has_audio=False, cues=[Cue(float(i), float(i), x) for i, x in enumerate(sents)],
-                              source=source, kind="text", vad=False)
+                              source=source, kind="text", vad=False, resources=resources)
     session.whole.update({"audio": "text input", "face": "text input"})
     res = session.result(duration=0.0)
     for seg in res.segments:
@@ -114,6 +114,7 @@ def analyze(
     config: AnalyzeConfig | dict[str, Any] | None = None,
     progress: bool = False,
     on_progress: Callable[[float, float], None] | None = None,
+    resources: Any = None,
     **overrides: Any,
 ) -> AnalysisResult:
     """Analyse a video, audio or text file (or ``text=`` a string) end to end.
@@ -130,6 +131,8 @@ def analyze(
         config: :class:`AnalyzeConfig` or a dict of its fields.
         progress: Show a progress bar (stderr).
         on_progress: Callback ``(seconds_done, duration)`` called as decoding advances.
+        resources: The experts and models to use (:class:`~emofuse.analysis.paths.Resources`;
+            default: the process-wide ones, loaded once), e.g. a service's thread-safe set.
         **overrides: Config fields overriding ``config`` (e.g. ``fps=1, asr=False``).
 
     Returns:
@@ -145,7 +148,7 @@ def analyze(
     p = Path(source)
     rec = _read_signals(signals, cfg) if signals is not None else None
     if rec is None and p.suffix.lower() not in TEXT_SUFFIXES and _is_physio(p):
-        return _analyze_physio(_read_signals(p, cfg), cfg)
+        return _analyze_physio(_read_signals(p, cfg), cfg, resources)
     if p.suffix.lower() in TEXT_SUFFIXES:
         if not p.is_file():
             raise MissingFileError(f"text file not found: {p}")
@@ -155,8 +158,8 @@ def analyze(
             text = p.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as err:
             raise DataError(f"{p}: not UTF-8 text (invalid byte at offset {err.start}); re-save it as UTF-8") from None
-        return analyze_text(text, config=cfg, source=str(p))
-    return _analyze_media(p, transcript, cfg, progress, on_progress, transcript_encoding, rec)
+        return analyze_text(text, config=cfg, source=str(p), resources=resources)
+    return _analyze_media(p, transcript, cfg, progress, on_progress, transcript_encoding, rec, resources)
 
 
 def _is_physio(p: Path) -> bool:
@@ -176,11 +179,12 @@ def _read_signals(signals: Any, cfg: AnalyzeConfig) -> Any:
     return read_physio(signals, units=cfg.physio_units or None, max_bytes=cfg.max_bytes)
 
 
-def _analyze_physio(rec: Any, cfg: AnalyzeConfig) -> AnalysisResult:
+def _analyze_physio(rec: Any, cfg: AnalyzeConfig, resources: Any = None) -> AnalysisResult:
     """A physiological recording alone: fixed windows over its length, read by the physio path."""
     from emofuse.analysis.session import AnalysisSession
 
-    session = AnalysisSession(cfg, has_audio=False, source=rec.source, kind="physio", vad=False, physio=rec)
+    session = AnalysisSession(cfg, has_audio=False, source=rec.source, kind="physio", vad=False, physio=rec,
+                              resources=resources)
     session.whole.update({"text": "signals only", "audio": "signals only", "face": "signals only"})
     start, end = rec.start + cfg.physio_offset_s, rec.end + cfg.physio_offset_s
     session.advance(end)
@@ -191,7 +195,8 @@ def _analyze_physio(rec: Any, cfg: AnalyzeConfig) -> AnalysisResult:
 
 def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bool,
                    on_progress: Callable[[float, float], None] | None,
-                   transcript_encoding: str | None = None, physio: Any = None) -> AnalysisResult:
+                   transcript_encoding: str | None = None, physio: Any = None,
+                   resources: Any = None) -> AnalysisResult:
     import time
 
     from emofuse.analysis.session import AnalysisSession
@@ -204,7 +209,7 @@ def _analyze_media(path: Path, transcript: Any, cfg: AnalyzeConfig, progress: bo
     cues = _read_transcript(transcript, duration, warnings, transcript_encoding) if transcript is not None else None
     session = AnalysisSession(cfg, has_audio=info.has_audio, has_video=info.has_video, cues=cues or [],
                               video_skipped=info.skip_video if info.has_video else None, source=str(path),
-                              kind=info.kind, warnings=warnings, started=t0, physio=physio)
+                              kind=info.kind, warnings=warnings, started=t0, physio=physio, resources=resources)
     broken: str | None = None
     bar, task = None, None
     if progress:
