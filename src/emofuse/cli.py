@@ -14,14 +14,14 @@ from rich.console import Console
 from rich.table import Table
 
 from emofuse.cli_analyze import gather_texts, run_batch, run_texts, show_result
-from emofuse.cli_serve import serve_cmd
+from emofuse.cli_serve import COMMANDS as SERVE_COMMANDS
 from emofuse.errors import ConfigError, EmofuseError, MissingFileError
 
 app = typer.Typer(help="emofuse: multimodal emotion recognition (text, voice, face).", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 models_app = typer.Typer(help="Fusion models in the zoo.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-app.command("serve")(serve_cmd)
+[app.command(name)(cmd) for name, cmd in SERVE_COMMANDS.items()]
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 F = TypeVar("F", bound=Callable[..., Any])

@@ -1,6 +1,9 @@
-"""``emofuse serve``: start the analysis service (registered in :mod:`emofuse.cli`).
+"""``emofuse serve`` (start the analysis service) and ``emofuse live`` (registered in :mod:`emofuse.cli`).
 
-Part of the command line (layer 1): it uses only the public names of :mod:`emofuse.serve`.
+``emofuse live --realtime FILE`` plays a media file into the live analysis in real time (or
+``--speed`` times faster) — the same :class:`~emofuse.serve.LiveAnalysis` a ``/live`` WebSocket
+drives — and prints a rolling table: the current estimate every ``--interval`` seconds and each
+segment as it closes. Part of the command line (layer 1): it uses only public names.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import typer
 
 from emofuse.errors import EmofuseError
 
-__all__ = ["serve_cmd"]
+__all__ = ["COMMANDS", "live_cmd", "serve_cmd"]
 
 
 def serve_cmd(
@@ -55,3 +58,50 @@ def serve_cmd(
     except (EmofuseError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
+
+
+def _fmt(label: str | None, conf: float | None) -> str:
+    return "—" if not label else f"{label} ({conf:.2f})" if conf is not None else label
+
+
+def live_cmd(
+    realtime: Annotated[Path | None, typer.Option("--realtime", help="Play this media file into the live analysis "
+        "in real time (a microphone and camera are not read by this version).")] = None,
+    speed: Annotated[float, typer.Option(help="Play the file this many times faster than real time.")] = 1.0,
+    interval: Annotated[float, typer.Option(help="Seconds (of media) between rolling estimates.")] = 0.5,
+    fps: Annotated[float, typer.Option(help="Video frames sampled per second (face path).")] = 3.0,
+    asr: Annotated[bool, typer.Option("--asr/--no-asr", help="Transcribe closed segments (Whisper tiny.en).")] = True,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON line per estimate and segment.")] = False,
+) -> None:
+    """Live analysis: a rolling estimate and each closed segment as the media plays (same code as /live)."""
+    import json
+
+    from emofuse.analysis import AnalyzeConfig
+    from emofuse.serve import replay
+
+    if realtime is None:
+        print("error: no microphone or camera backend in this version: give --realtime FILE to play a recording "
+              "as if it were live (or stream to `emofuse serve`'s /live WebSocket)", file=sys.stderr)
+        raise typer.Exit(2)
+    try:
+        for kind, rec, took in replay(realtime, AnalyzeConfig(asr=asr, fps=fps), speed=speed, interval=interval):
+            if kind == "end":
+                res = rec["result"]
+                if not json_out:
+                    print(f"{len(res.segments)} segments over {res.duration:.1f} s; dominant: {res.dominant() or '—'}")
+            elif json_out:
+                print(json.dumps({"type": kind, **rec, "latency_ms": round(took * 1000, 1)}, ensure_ascii=False))
+            else:
+                mods = "  ".join(f"{m}={_fmt(r.get('label'), r.get('confidence'))}"
+                                 for m, r in rec["modalities"].items() if r.get("status") == "ok")
+                head = "segment" if kind == "segment" else "now    "
+                fused = _fmt(rec.get("label"), rec.get("confidence"))
+                print(f"{head} {rec['start']:7.1f}–{rec['end']:6.1f} s  {fused:18s} {mods}  [{took * 1000:.0f} ms]",
+                      flush=True)
+    except (EmofuseError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+#: The commands of this module, by name (registered by :mod:`emofuse.cli`).
+COMMANDS = {"serve": serve_cmd, "live": live_cmd}

@@ -18,9 +18,12 @@ from __future__ import annotations
 from typing import Any
 
 from emofuse.serve.errors import ServeError
+from emofuse.serve.playback import replay
+from emofuse.serve.rolling import LiveAnalysis
 from emofuse.serve.settings import SERVER_ONLY_FIELDS, ServeSettings, client_config
 
-__all__ = ["SERVER_ONLY_FIELDS", "ServeError", "ServeSettings", "client_config", "create_app", "run"]
+__all__ = ["SERVER_ONLY_FIELDS", "LiveAnalysis", "ServeError", "ServeSettings", "client_config", "create_app", "replay",
+           "run"]
 
 _INSTALL = "the service needs the serve extra: pip install 'emofuse[serve]'"
 

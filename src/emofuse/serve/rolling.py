@@ -190,6 +190,15 @@ class LiveAnalysis:
         self.frame_t, self.n_frames, self.changed = t, self.n_frames + 1, True
         return self._count(out)
 
+    def feed_rgb(self, t: float, rgb: np.ndarray, scale: float = 1.0) -> list[SegmentResult]:
+        """A decoded frame (``(H, W, 3)`` uint8 RGB at ``t`` s, ``scale`` of the source size), e.g. from a file."""
+        if not self.session.has_video:
+            raise DataError("frame: this session was started with video: false")
+        self._check_time(t)
+        out = self.session.feed_frame(t, rgb, scale)
+        self.frame_t, self.n_frames, self.changed = t, self.n_frames + 1, True
+        return self._count(out)
+
     def feed_physio(self, name: str, start: float, samples: Any, rate: float) -> list[SegmentResult]:
         """A chunk of one physiological signal (:meth:`AnalysisSession.feed_physio`)."""
         x = np.asarray(samples, dtype=np.float64)
