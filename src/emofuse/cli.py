@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from emofuse.cli_analyze import gather_texts, run_batch, run_texts, show_result
+from emofuse.cli_output import console, err_console, json_safe, print_confusion, print_metrics, write_predictions
 from emofuse.cli_serve import COMMANDS as SERVE_COMMANDS
 from emofuse.errors import ConfigError, EmofuseError, MissingFileError
 
@@ -22,8 +22,6 @@ app = typer.Typer(help="emofuse: multimodal emotion recognition (text, voice, fa
 models_app = typer.Typer(help="Fusion models in the zoo.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 [app.command(name)(cmd) for name, cmd in SERVE_COMMANDS.items()]
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -131,27 +129,9 @@ def train(
 
     cfg = load_run_config(apply_overrides(load_yaml(config), overrides or []))
     result = train_from_config(cfg, output_dir=output_dir)
-    _print_metrics(result["validation"], title=f"validation metrics (best epoch {result['best_epoch']}, "
+    print_metrics(result["validation"], title=f"validation metrics (best epoch {result['best_epoch']}, "
                    f"selected on {result['monitor']})")
     console.print(f"checkpoint: {result['output_dir']}")
-
-
-def _print_metrics(metrics: dict[str, Any], title: str) -> None:
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for k, v in metrics.items():
-        if isinstance(v, float):
-            table.add_row(k, f"{v:.4f}")
-        elif isinstance(v, int):
-            table.add_row(k, str(v))
-        elif isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()):
-            table.add_row(k, ", ".join(f"{a}={b:.3f}" for a, b in v.items()))
-        elif k == "by_group":  # per-group figures and the worst-group gap
-            [table.add_row(f"{v['key']}={g}", f"n={r['n']} acc={r['accuracy']:.3f} UAR={r['uar']:.3f}")
-             for g, r in v["groups"].items()]
-            table.add_row(f"{v['key']}: worst-group gap", f"UAR {v['uar_gap']:.3f} (worst: {v['worst_group']})")
-    console.print(table)
 
 
 @app.command("evaluate")
@@ -187,28 +167,13 @@ def evaluate(
             kwargs.update(allow_pickle=True, pickle_reason=pickle_reason)
         metrics, pred = evaluate_fn(model, data, return_predictions=True, **kwargs)
         if predictions is not None:
-            _write_predictions(pred, predictions, metrics.get("classes"))
+            write_predictions(pred, predictions, metrics.get("classes"))
     if json_out:
-        print(json.dumps(_json_safe(metrics), indent=2, allow_nan=False))
+        print(json.dumps(json_safe(metrics), indent=2, allow_nan=False))
     else:
-        _print_metrics(metrics, title=f"{model} on {data}")
+        print_metrics(metrics, title=f"{model} on {data}")
         if "confusion_matrix" in metrics:
-            _print_confusion(metrics)
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN/inf become null so the output is strict JSON any tool can load."""
-    import math
-
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):  # numpy scalars
-        return _json_safe(value.item())
-    return value
+            print_confusion(metrics)
 
 
 def _is_expert(name: str) -> bool:
@@ -234,43 +199,6 @@ def _evaluate_expert(name: str, data: Path, fmt: str, *, predictions: Path | Non
         return evaluate_expert(name, data, format=fmt, predictions=predictions,
                                on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
                                **opts)
-
-
-def _print_confusion(metrics: dict[str, Any]) -> None:
-    names = metrics.get("classes") or [str(i) for i in range(len(metrics["confusion_matrix"]))]
-    table = Table(title="confusion matrix (rows: true, columns: predicted)")
-    table.add_column("")
-    for n in names:
-        table.add_column(n, justify="right")
-    for n, row in zip(names, metrics["confusion_matrix"], strict=False):
-        table.add_row(n, *[str(int(x)) for x in row])
-    console.print(table)
-
-
-def _write_predictions(pred: Any, path: Path, classes: list[str] | None) -> None:
-    import csv
-
-    import numpy as np
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    c = pred.probs.shape[1]
-    names = classes or [str(i) for i in range(c)]
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        header = ["id", "true", "predicted", *[f"p_{n}" for n in names]]
-        if pred.weights is not None:
-            header += [f"weight_{m}" for m in pred.modalities]
-        w.writerow(header)
-        for i in range(len(pred.ids)):
-            y = pred.targets[i]
-            if np.ndim(y) == 0 and c > 1:
-                true, predicted = names[int(y)], names[int(np.argmax(pred.probs[i]))]
-            else:
-                true, predicted = json.dumps(np.asarray(y).tolist()), json.dumps(pred.probs[i].round(4).tolist())
-            row = [pred.ids[i], true, predicted, *[f"{p:.6f}" for p in pred.probs[i]]]
-            if pred.weights is not None:
-                row += [f"{x:.4f}" for x in pred.weights[i]]
-            w.writerow(row)
 
 
 @app.command("benchmark")
@@ -404,7 +332,7 @@ def evaluate_analysis(
         fuser = make_fuser(AnalyzeConfig.from_dict(settings))
     report = score_analyses(results, labels, unit=unit, fuser=fuser, drop=tuple(drop or ()))
     if json_out:
-        print(json.dumps(_json_safe(report), indent=2, allow_nan=False))
+        print(json.dumps(json_safe(report), indent=2, allow_nan=False))
     else:
         print_scores(report, console=console)
 
