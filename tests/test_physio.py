@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -248,3 +250,21 @@ def test_evaluate_reads_wesad_layout_files_and_folders(tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no labelled recordings"):
         evaluate_expert("physio-wesad", tmp_path / "empty")
+
+
+def test_cli_evaluate_takes_another_weights_folder(tmp_path) -> None:
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from emofuse.cli import app
+    from emofuse.experts import weights_dir
+
+    rec = recording(300, seed=12)
+    f = _wesad_file(tmp_path / "S92_wrist.npz", rec, np.repeat([0, 1, 2, 4, 3], 4 * 60), "S92")
+    mine = shutil.copytree(weights_dir("physio-wesad"), tmp_path / "retrained")
+    r = CliRunner().invoke(app, ["evaluate", "physio-wesad", str(f), "--weights", str(mine), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["subjects"] == ["S92"]
+    r = CliRunner().invoke(app, ["evaluate", "physio-wesad", str(f), "--weights", str(tmp_path / "none")])
+    assert r.exit_code == 2 and "card.json" in r.output

@@ -149,6 +149,8 @@ def evaluate(
     label_space: Annotated[str | None, typer.Option(help="Label space of the corpus labels.")] = None,
     view: Annotated[str | None, typer.Option(help="GoEmotions view: goemotions28 or ekman7.")] = None,
     by: Annotated[str | None, typer.Option(help="Experts: also per group: speaker, gender, ... (item field).")] = None,
+    weights: Annotated[Path | None, typer.Option(help="Experts: a weights folder (head + card) to use instead of "
+        "the shipped one, e.g. a head a recipe retrained.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     predictions: Annotated[Path | None, typer.Option(help="Write one CSV row per item.")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="Allow reading a trusted pickle (runs its code).")] = False,
@@ -156,9 +158,13 @@ def evaluate(
 ) -> None:
     """Evaluate a trained fusion checkpoint or a shipped expert on a data file."""
     if not Path(model).exists() and _is_expert(model):
+        if weights is not None and not (weights / "card.json").is_file():
+            raise MissingFileError(f"--weights: no card.json in {weights} (a folder with head.safetensors + card.json)")
         metrics = _evaluate_expert(model, data, fmt, split=split, usage=usage, text_column=text_column,
                                    label_column=label_column, label_map=label_map, label_space=label_space,
-                                   view=view, predictions=predictions, by=by)
+                                   view=view, predictions=predictions, by=by, weights=weights)
+    elif weights is not None:
+        raise ConfigError("--weights goes with a shipped expert's name; a checkpoint folder holds its own weights")
     else:
         from emofuse import evaluate as evaluate_fn
 
