@@ -39,6 +39,7 @@ from emofuse.errors import EmofuseError
 from emofuse.serve.errors import ServeError, error_body, status_of
 from emofuse.serve.forms import FIELDS, FILE_PARTS, AnalysisRequest, media_type, parse_request, render, tidy_result
 from emofuse.serve.jobs import Job, JobManager, QueueFull
+from emofuse.serve.page import add_page_routes, is_page_path
 from emofuse.serve.settings import ServeSettings
 from emofuse.serve.uploads import TempRoot, Upload, check_media, receive_upload
 
@@ -101,7 +102,7 @@ class _ApiKey:
         self.app, self.key = app, key.encode("utf-8")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope.get("path") not in OPEN_PATHS:
+        if scope["type"] == "http" and scope.get("path") not in OPEN_PATHS and not is_page_path(scope.get("path", "")):
             given = dict(scope.get("headers") or []).get(b"x-api-key", b"")
             if not hmac.compare_digest(given, self.key):
                 resp = JSONResponse(error_body(401, "unauthorized", "missing or wrong X-API-Key header"), 401)
@@ -202,13 +203,6 @@ async def _answer(state: ServiceState, result: Any, fmt: str) -> Any:
 
 
 def _routes(app: Any, state: ServiceState) -> None:
-    @app.get("/", summary="Where things are")
-    async def index() -> dict[str, Any]:
-        """A pointer to the API (no web page yet)."""
-        return {"service": "emofuse", "version": __version__, "docs": "/docs", "openapi": "/openapi.json",
-                "endpoints": ["POST /analyze", "POST /jobs", "GET /jobs/{id}", "GET /jobs/{id}/result",
-                              "DELETE /jobs/{id}", "GET /models", "GET /health", "GET /ready", "WS /live"]}
-
     @app.get("/health", summary="The service is up")
     async def health() -> dict[str, Any]:
         """Always 200 while the process answers."""
@@ -260,8 +254,8 @@ def _routes(app: Any, state: ServiceState) -> None:
         return _job(state, job_id).to_dict()
 
     @app.get("/jobs/{job_id}/result", summary="A job's result (once)")
-    async def job_result(job_id: str, format: str = "json") -> Any:  # noqa: A002 - the query parameter's name
-        """The result in ``format`` (one of the job's formats); it is deleted once sent."""
+    async def job_result(job_id: str, format: str = "json", keep: bool = False) -> Any:  # noqa: A002
+        """The result in ``format`` (one of the job's formats); deleted once sent, unless ``keep`` (until expiry)."""
         job = _job(state, job_id)
         if job.status == "failed":  # the failure is the answer, given once like a result
             state.jobs.forget(job_id)
@@ -273,7 +267,7 @@ def _routes(app: Any, state: ServiceState) -> None:
         if fmt not in job.formats:
             raise ServeError(422, "bad_format", f"format {fmt!r}: this job's result comes in "
                              f"{', '.join(job.formats)}")
-        taken = state.jobs.take(job_id)
+        taken = state.jobs.get(job_id) if keep else state.jobs.take(job_id)
         if taken is None:
             raise ServeError(404, "not_found", "no such job (unknown, expired, or its result was already fetched)")
         try:
@@ -360,6 +354,7 @@ def create_app(settings: ServeSettings | None = None) -> Any:
                               "the same analysis as `emofuse analyze`.")
     app.state.service = state
     _handlers(app)
+    add_page_routes(app, state)
     _routes(app, state)
     add_live_route(app, state)
     if settings.api_key:
