@@ -18,8 +18,9 @@ from emofuse.analysis.config import AnalyzeConfig
 from emofuse.analysis.result import EKMAN, MODALITY_NAMES, AnalysisResult, FaceFrame, ModalityResult, SegmentResult
 
 __all__ = ["EKMAN", "MODALITY_NAMES", "AnalysisResult", "AnalysisSession", "AnalyzeConfig", "FaceFrame",
-           "ModalityResult", "SegmentResult", "analyze_batch", "analyze_texts", "check_formats", "make_fuser",
-           "print_scores", "print_table", "refuse", "score_analyses", "text_summary"]
+           "ModalityResult", "SegmentResult", "analyze_batch", "analyze_texts", "check_formats", "explain_segment",
+           "make_fuser", "print_scores", "print_table", "refuse", "score_analyses", "segment_at",
+           "segment_contributions", "text_summary"]
 
 # public names whose modules pull in heavy dependencies (experts, torch, rich, matplotlib):
 # imported only when asked for
@@ -27,7 +28,8 @@ _LAZY = {"AnalysisSession": "emofuse.analysis.session", "analyze_batch": "emofus
          "check_formats": "emofuse.analysis.writers", "print_table": "emofuse.analysis.table",
          "print_scores": "emofuse.analysis.scoring", "score_analyses": "emofuse.analysis.scoring",
          "analyze_texts": "emofuse.analysis.texts", "text_summary": "emofuse.analysis.texts",
-         "make_fuser": "emofuse.analysis.fusion", "refuse": "emofuse.analysis.fusion"}
+         "make_fuser": "emofuse.analysis.fusion", "refuse": "emofuse.analysis.fusion",
+         **dict.fromkeys(("explain_segment", "segment_at", "segment_contributions"), "emofuse.analysis.explain")}
 
 
 def __getattr__(name: str) -> Any:

@@ -79,6 +79,9 @@ class AnalyzeConfig:
             segment table. Off by default: face pixels identify a person beside sensitive
             emotion data. When on they stay in memory and go only into the HTML report, never
             into the JSON, CSV or Parquet outputs.
+        explain: Put each segment's Shapley ``contributions`` (per modality, to the fused label
+            and every class) and a ``rationale`` sentence into the result
+            (:mod:`emofuse.analysis.explain`); off: nothing is computed.
         threads: Decoder/ASR/encoder threads (0 = automatic).
         max_bytes: Largest input file accepted, bytes.
         max_pixels: Video frames larger than this (width × height) are not decoded: the face
@@ -111,6 +114,7 @@ class AnalyzeConfig:
     priors: dict[str, float] = field(default_factory=dict)
     keep_frames: bool = True
     thumbnails: bool = False
+    explain: bool = False
     threads: int = 0
     max_bytes: int = 20 * 2**30
     max_pixels: int = 8192 * 4608

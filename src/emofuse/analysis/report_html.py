@@ -290,6 +290,7 @@ def write_html(result: AnalysisResult, path: str | Path, *, max_rows: int = _MAX
         warn_html = f'<h2>Warnings ({len(result.warnings)})</h2><ul class="warn">{items}</ul>'
 
     shown = segs[:max_rows]
+    why = any(s.rationale for s in shown)  # the rationale column, when the analysis ran with explain on
     rows = []
     for s in shown:
         time = f"#{s.index}" if by_index else f"{fmt_time(s.start)}–{fmt_time(s.end)}"
@@ -297,10 +298,11 @@ def write_html(result: AnalysisResult, path: str | Path, *, max_rows: int = _MAX
         mods = "".join(f"<td>{_modality_cell(modality(s, m), time)}</td>" for m in modality_names)
         rows.append(f'<tr><td class="time">{_esc(time)}</td><td class="text">{text}</td>'
                     f"<td>{_label_cell(s.label, s.confidence)}</td>{mods}"
-                    f'<td class="w">{_esc(weights_text(result, s))}</td></tr>')
+                    f'<td class="w">{_esc(weights_text(result, s))}</td>'
+                    + (f'<td class="text">{_esc(s.rationale or "")}</td>' if why else "") + "</tr>")
     head = "".join(f"<th>{_esc(h)}</th>" for h in
                    ["segment" if by_index else "time", "text", "fused",
-                    *(display_name(m) for m in modality_names), "fusion weights"])
+                    *(display_name(m) for m in modality_names), "fusion weights", *(["why"] if why else [])])
     trunc = ""
     if len(segs) > len(shown):
         trunc = (f'<p class="note">Table cut at {len(shown)} of {len(segs)} segments; the JSON, CSV and Parquet '

@@ -166,6 +166,10 @@ class SegmentResult:
         confidence: Probability of the fused label.
         weights: Fusion weight of each present modality (sums to 1).
         words: Word timings from ASR as ``[{"word", "start", "end", "prob"}]`` (may be empty).
+        contributions: Shapley contribution of each present modality to the fused label and
+            every class (:func:`emofuse.analysis.explain.segment_contributions`); ``None`` unless
+            the analysis ran with ``explain`` on.
+        rationale: One or two sentences made from ``contributions`` (``None`` likewise).
     """
 
     index: int
@@ -180,6 +184,8 @@ class SegmentResult:
     confidence: float | None = None
     weights: dict[str, float] = field(default_factory=dict)
     words: list[dict[str, Any]] = field(default_factory=list)
+    contributions: dict[str, Any] | None = None
+    rationale: str | None = None
 
     @property
     def duration(self) -> float:
@@ -253,6 +259,9 @@ class AnalysisResult:
         for seg in d["segments"]:  # face pixels never leave memory through the data outputs
             for r in seg["modalities"].values():
                 r.pop("thumbnail", None)
+            for k in ("contributions", "rationale"):  # explanations only when asked for (explain)
+                if seg[k] is None:
+                    del seg[k]
         d["classes"] = list(self.classes)
         return {"format": RESULT_FORMAT, "format_version": RESULT_FORMAT_VERSION, **d}
 

@@ -180,6 +180,10 @@ class AnalysisSession:
     def _fuse(self, seg: SegmentResult) -> None:
         t0 = time.perf_counter()
         apply_fusion(seg, self.fusion)
+        if self.cfg.explain:
+            from emofuse.analysis.explain import explain_segment
+
+            seg.contributions, seg.rationale = explain_segment(seg, self.fusion)
         self.add_time("fusion", t0)
 
     def _check_open(self) -> None:
