@@ -281,6 +281,7 @@ def refuse(result: AnalysisResult, fuser: Fuser, *, drop: tuple[str, ...] = ()) 
             if m in seg.modalities:
                 seg.modalities[m] = ModalityResult.missing("left out when fusing again")
         apply_fusion(seg, fuser)
+        seg.contributions, seg.rationale = None, None  # an explanation of the old fusion no longer holds
     return out
 
 
