@@ -407,7 +407,7 @@ def test_concurrent_jobs_share_the_models_safely(media: dict[str, Path]) -> None
     before = session.RESOURCES
     with serve(workers=2) as c:
         res = c.app.state.service.resources
-        assert session.RESOURCES is res  # uploads run emofuse.analyze with the thread-safe models
+        assert session.RESOURCES is before  # uploads get the thread-safe models passed in; the default stays
         jobs = [c.post("/jobs", **_upload(media["talk"])).json()["id"] for _ in range(3)]
         direct = c.post("/analyze", **_upload(media["talk"])).json()
         results = []

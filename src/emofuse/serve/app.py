@@ -164,16 +164,20 @@ async def _receive(state: ServiceState, request: Any) -> tuple[Upload, AnalysisR
     return up, req
 
 
-def _runner(req: AnalysisRequest, up: Upload) -> Any:
-    """The job: :func:`emofuse.analyze` (or its text analysis) on the upload, as the CLI runs it."""
+def _runner(req: AnalysisRequest, up: Upload, resources: Any) -> Any:
+    """The job: :func:`emofuse.analyze` (or its text analysis) on the upload, as the CLI runs it.
+
+    ``resources``: the service's thread-safe models, shared by every job and live session.
+    """
     from emofuse.analysis.pipeline import analyze, analyze_text
 
     def run(job: Job) -> Any:
         if req.text is not None:
-            return tidy_result(analyze_text(req.text, config=req.config), None, "<text>")
-        assert req.media is not None  # noqa: S101 - parse_request gives one of them
+            return tidy_result(analyze_text(req.text, config=req.config, resources=resources), None, "<text>")
+        if req.media is None:
+            raise ServeError(422, "bad_request", "give a file or a text to analyse")
         res = analyze(req.media, transcript=req.transcript, transcript_encoding=req.encoding, config=req.config,
-                      on_progress=job.on_progress)
+                      on_progress=job.on_progress, resources=resources)
         return tidy_result(res, up.dir, "upload" + req.media.suffix)
 
     return run
@@ -181,7 +185,7 @@ def _runner(req: AnalysisRequest, up: Upload) -> Any:
 
 def _submit(state: ServiceState, req: AnalysisRequest, up: Upload, *, keep: bool) -> Job:
     try:
-        job = state.jobs.submit(_runner(req, up), dir=up.dir, formats=req.formats, keep=keep)
+        job = state.jobs.submit(_runner(req, up, state.resources), dir=up.dir, formats=req.formats, keep=keep)
     except BaseException:
         state.root.remove(up.dir)
         raise
@@ -227,7 +231,8 @@ def _routes(app: Any, state: ServiceState) -> None:
         """Analyse the uploaded media (or text) now; the answer is the result (``formats``: one, default json)."""
         up, req = await _receive(state, request)
         job = _submit(state, req, up, keep=False)
-        assert job.future is not None  # noqa: S101 - set by submit
+        if job.future is None:  # submit always sets it; never wait on nothing
+            raise ServeError(503, "not_started", "the analysis could not be started")
         try:
             result = await asyncio.wrap_future(job.future)
         except Exception:
@@ -333,7 +338,7 @@ def create_app(settings: ServeSettings | None = None) -> Any:
     @asynccontextmanager
     async def lifespan(_app: Any) -> Any:
         state.root = TempRoot(settings.temp_dir)
-        state.resources = shared.install()
+        state.resources = shared.serve_resources()
         warm = None
         if settings.preload:
             warm = threading.Thread(target=state.warm_up, name="emofuse-warm-up", daemon=True)
@@ -346,7 +351,6 @@ def create_app(settings: ServeSettings | None = None) -> Any:
             await asyncio.to_thread(state.jobs.shutdown)
             if warm is not None:
                 await asyncio.to_thread(warm.join)
-            shared.uninstall()
             state.root.close()
 
     app = FastAPI(title="emofuse", version=__version__, lifespan=lifespan,

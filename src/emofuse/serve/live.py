@@ -340,7 +340,8 @@ class LiveConnection:
 
     def _handle(self, item: _Item) -> list[Any]:
         live = self.live
-        assert live is not None  # noqa: S101 - opened before the consumer starts
+        if live is None:  # the consumer starts only after start opened the session
+            raise _Closed("no live session")
         if item.kind == "audio":
             return live.feed_audio(*item.data)
         if item.kind == "frame":
@@ -362,7 +363,8 @@ class LiveConnection:
 
     async def _consume(self) -> None:
         live = self.live
-        assert live is not None  # noqa: S101
+        if live is None:
+            raise _Closed("no live session")
         now = LiveAnalysis.now
         last_rolling = last_stats = now()
         newest = now()

@@ -7,10 +7,9 @@ tokenizer), so :class:`ThreadSafeResources` hands out each shared object behind 
 two analyses may run different models at the same time, never the same one.
 
 It wraps the process-wide :data:`emofuse.analysis.paths.base.RESOURCES` (it loads through it, so
-nothing is loaded twice). Live sessions are given it explicitly (``AnalysisSession(...,
-resources=...)``); for uploads, which run :func:`emofuse.analyze` unchanged, :func:`install` makes it
-the sessions' default while a service runs (:func:`uninstall` restores the previous default when
-the last service in the process stops).
+nothing is loaded twice). Live sessions and uploads are given it explicitly
+(``AnalysisSession(..., resources=...)``, ``emofuse.analyze(..., resources=...)``); the process-wide
+default is never replaced.
 
 Example:
     >>> import threading
@@ -31,7 +30,7 @@ from typing import Any
 
 from emofuse.analysis.paths import Resources
 
-__all__ = ["Locked", "ThreadSafeResources", "install", "serve_resources", "uninstall"]
+__all__ = ["Locked", "ThreadSafeResources", "serve_resources"]
 
 
 class Locked:
@@ -99,39 +98,13 @@ class ThreadSafeResources(Resources):
             return self._proxy(self.base.get(key, build))
 
 
-_STATE: dict[str, Any] = {"resources": None, "users": 0, "previous": None}
+_STATE: dict[str, Any] = {"resources": None}
 _STATE_LOCK = threading.Lock()
 
 
 def serve_resources() -> ThreadSafeResources:
-    """The process's :class:`ThreadSafeResources` (made on first use)."""
+    """The process's :class:`ThreadSafeResources` (made on first use), handed to every job and live session."""
     with _STATE_LOCK:
         if _STATE["resources"] is None:
             _STATE["resources"] = ThreadSafeResources()
         return _STATE["resources"]
-
-
-def install() -> ThreadSafeResources:
-    """Make the thread-safe resources the default of every analysis session (counted per service)."""
-    import emofuse.analysis.session as session
-
-    res = serve_resources()
-    with _STATE_LOCK:
-        if _STATE["users"] == 0:
-            _STATE["previous"] = session.RESOURCES
-            session.RESOURCES = res
-        _STATE["users"] += 1
-    return res
-
-
-def uninstall() -> None:
-    """Undo one :func:`install`; the last one restores the previous default."""
-    import emofuse.analysis.session as session
-
-    with _STATE_LOCK:
-        if _STATE["users"] == 0:
-            return
-        _STATE["users"] -= 1
-        if _STATE["users"] == 0 and _STATE["previous"] is not None:
-            session.RESOURCES = _STATE["previous"]
-            _STATE["previous"] = None
