@@ -43,7 +43,8 @@ Speed (the arithmetic is MMSA's; these change only how it is executed):
 
 * attention runs in ``torch.nn.functional.scaled_dot_product_attention`` (a fused, blocked kernel that never
   materialises the ``heads x T_q x T_k`` attention matrix); head-averaged attention weights (computed and
-  thrown away by MMSA) are not computed;
+  thrown away by MMSA) are not computed (:meth:`MulT.attention_maps` computes the cross-modal ones on
+  request, with a plain softmax, in a separate pass);
 * a cross-modal layer's keys/values are ``W_i · LayerNorm_i(x_s)`` where ``x_s`` is the same source embedding
   in every layer, so the source is normalised once and the keys/values of *all* layers of *all* transformers
   reading it come from one matrix product, with the ``LayerNorm`` affine folded into the projection weights
@@ -63,6 +64,7 @@ measurements against MMSA.
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -75,6 +77,10 @@ from emofuse.errors import ConfigError
 from emofuse.models.base import FusionConfig, FusionModel, FusionResult, register_model
 
 POOLS = ("last", "mean")
+
+# Set only inside MulT.attention_maps: pair name -> head- and layer-averaged cross-modal weights.
+# A context variable (one per thread) so a recording never leaks into another thread's forward.
+_ATTN_RECORD: ContextVar[dict[str, Tensor] | None] = ContextVar("mult_attention_record", default=None)
 
 
 @dataclass
@@ -229,6 +235,19 @@ def _build_mask(q_len: Tensor, k_valid: Tensor, full: bool, causal: bool, t_q: i
     return _Mask(_additive(allowed[:, None], dtype))
 
 
+def _weights(q: Tensor, k: Tensor, mask: _Mask, heads: int) -> Tensor:
+    """Head-averaged attention weights ``(B, T_q, T_k)`` of what :func:`_attend` computes (no dropout).
+
+    SDPA never materialises them; this plain softmax of the scaled scores does, for
+    :meth:`MulT.attention_maps` only.
+    """
+    qh, kh = _split_heads(q, heads), _split_heads(k, heads)
+    scores = qh @ kh.transpose(-1, -2) / math.sqrt(qh.shape[-1])
+    if mask.attn is not None:
+        scores = scores + mask.attn
+    return scores.softmax(-1).mean(1)
+
+
 def _attend(q: Tensor, k: Tensor, v: Tensor, mask: _Mask, heads: int, p: float, training: bool) -> Tensor:
     """Multi-head attention on ``(B, T, E)`` projections (any strides) → ``(B, T_q, E)``."""
     out = F.scaled_dot_product_attention(
@@ -277,9 +296,14 @@ class _Layer(nn.Module):
         h = self.fc2(_dropout(h, self.relu_dropout, training))
         return _dropout(h, self.res_dropout, training).add_(x)
 
-    def cross(self, x: Tensor, k: Tensor, v: Tensor, mask: _Mask) -> Tensor:
-        """Cross-modal layer: ``x`` ``(B, T_q, E)`` attends to projected keys/values ``(B, T_k, E)``."""
+    def cross(self, x: Tensor, k: Tensor, v: Tensor, mask: _Mask, record: list[Tensor] | None = None) -> Tensor:
+        """Cross-modal layer: ``x`` ``(B, T_q, E)`` attends to projected keys/values ``(B, T_k, E)``.
+
+        With ``record``, the head-averaged attention weights ``(B, T_q, T_k)`` are appended to it.
+        """
         q = F.linear(self.norm_attn(x), self.in_proj_weight[: self.dim], self.in_proj_bias[: self.dim])
+        if record is not None:
+            record.append(_weights(q, k, mask, self.heads))
         return self._finish(x, _attend(q, k, v, mask, self.heads, self.attn_dropout, self.training))
 
     def self_attn(self, x: Tensor, mask: _Mask, rows: Tensor | None = None) -> Tensor:
@@ -463,6 +487,7 @@ class MulT(FusionModel):
 
         # 3. per target: cross-modal transformers, memory transformer, pooling
         pooled: dict[str, Tensor] = {}
+        record = _ATTN_RECORD.get()
         for t in self.modalities:
             if t not in streams:
                 pooled[t] = torch.zeros(b, self.mem_dim, device=device, dtype=dtype)
@@ -480,8 +505,12 @@ class MulT(FusionModel):
                                    cfg.attn_mask, t_len, dtype)
                 net = self.cross[name]
                 h = x_t
+                rec = [] if record is not None else None
                 for layer, layer_kv in zip(net.layers, kv[name], strict=True):
-                    h = layer.cross(h, layer_kv[..., :d], layer_kv[..., d:], mask)
+                    h = layer.cross(h, layer_kv[..., :d], layer_kv[..., d:], mask, rec)
+                if record is not None:  # zero the rows of padded queries and of samples without the source
+                    keep = valid[t].to(dtype)[:, :, None] * (lengths[s] > 0).to(dtype)[:, None, None]
+                    record[f"{t}<-{s}"] = torch.stack(rec).mean(0) * keep
                 h = net.norm(h)
                 if not full[s]:  # samples without this source get zeros from it
                     h = h * (lengths[s] > 0).to(h.dtype)[:, None, None]
@@ -498,6 +527,27 @@ class MulT(FusionModel):
         res = self.proj2(_dropout(F.relu(self.proj1(h)), cfg.out_dropout, training))
         hidden = self.out_proj(h + res)
         return FusionResult(hidden=hidden, embeddings=pooled)
+
+    @torch.no_grad()
+    def attention_maps(self, batch: Batch) -> dict[str, Tensor]:
+        """Cross-modal attention weights of a forward pass on ``batch`` (outputs are not changed).
+
+        Returns:
+            ``"target<-source"`` → ``(B, T_target, T_source)`` weights of the target's steps
+            (queries) over the source's steps (keys), averaged over heads and over the layers of
+            that cross-modal transformer (attention dropout is not applied). Each valid query row
+            sums to 1 over the source's valid steps; padded keys get 0. Rows of padded query steps,
+            and all rows of a sample whose target or source is absent, are 0. A pair whose target
+            or source is absent from the whole batch is left out (it is not computed), and a
+            single-modality model has no pairs. A pooled ``(B, D)`` modality has ``T = 1``.
+        """
+        record: dict[str, Tensor] = {}
+        token = _ATTN_RECORD.set(record)
+        try:
+            self(batch)
+        finally:
+            _ATTN_RECORD.reset(token)
+        return record
 
     def _memory(self, t: str, h: Tensor, lengths: Tensor, valid: Tensor, full: bool) -> Tensor:
         """Self-attention memory transformer of target ``t`` on ``h`` ``(B, T, E)`` → pooled ``(B, E)``."""
