@@ -81,7 +81,7 @@ def plot_curve(res: dict, n: int, path: Path) -> None:
         err = [0.0] + [s / se for s in res[f"{key}_std"]]
         ax.errorbar(f, y, yerr=err, color=colour, marker="o", capsize=3, label=label)
     ax.set_xlabel("fraction of the 36 8x8 cells occluded (mean grey)")
-    ax.set_ylabel("mean drop of predicted-class probability")
+    ax.set_ylabel("mean drop of predicted-class prob. (± s.e.)")
     ax.set_title(f"Face expert deletion test, FER2013 PublicTest (n={n})", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -97,7 +97,7 @@ def plot_examples(crops: np.ndarray, maps: list[dict], labels: list[str], path: 
     import matplotlib.pyplot as plt
     from PIL import Image
 
-    fig, axes = plt.subplots(2, 4, figsize=(8, 4.6), dpi=120)
+    fig, axes = plt.subplots(2, 4, figsize=(8, 5.4), dpi=120)
     for ax, crop, m, y in zip(axes.ravel(), crops, maps, labels, strict=True):
         ax.imshow(np.asarray(Image.open(io.BytesIO(overlay_png(crop, m["heatmap"], size=144)))))
         ax.set_title(f"true {y}\npred {m['target']} {m['prob']:.2f}", fontsize=8)
