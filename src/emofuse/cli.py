@@ -15,6 +15,7 @@ from rich.table import Table
 from emofuse.cli_analyze import gather_texts, run_batch, run_texts, show_result
 from emofuse.cli_explain import COMMANDS as EXPLAIN_COMMANDS
 from emofuse.cli_output import console, err_console, json_safe, print_confusion, print_metrics, write_predictions
+from emofuse.cli_robustness import APPS as ROBUSTNESS_APPS
 from emofuse.cli_serve import COMMANDS as SERVE_COMMANDS
 from emofuse.errors import ConfigError, EmofuseError, MissingFileError
 
@@ -24,6 +25,7 @@ models_app = typer.Typer(help="Fusion models in the zoo.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 [app.command(name)(cmd) for name, cmd in SERVE_COMMANDS.items()]
 [app.command(name)(cmd) for name, cmd in EXPLAIN_COMMANDS.items()]
+[app.add_typer(sub, name=name) for name, sub in ROBUSTNESS_APPS.items()]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -378,6 +380,9 @@ def analyze_cmd(
         = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", "-s", help="Any AnalyzeConfig field: key=value.")]
         = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Explain each segment: modality contributions "
+        "(Shapley), highlighted words, the voice stretch and face frames that mattered (with heat-maps in the HTML "
+        "report when --set thumbnails=true), and a rationale. Slower; off by default.")] = False,
     physio: Annotated[Path | None, typer.Option("--physio", help="Wearable signals recorded alongside (WESAD .npz, "
         "CSV/Parquet with a time column, Empatica E4 folder/zip, EDF/BDF); a signals file alone needs no flag.")]
         = None,
@@ -404,6 +409,8 @@ def analyze_cmd(
         settings["fusion_model"] = str(fusion_model)
     if physio_offset is not None:
         settings["physio_offset_s"] = physio_offset
+    if explain:
+        settings["explain"] = True
     cfg = AnalyzeConfig.from_dict(settings)
     # unknown names and missing optional dependencies are refused before the (possibly long) analysis
     names = [f.strip() for f in formats.split(",") if f.strip()]

@@ -91,6 +91,12 @@ def _explain_checkpoint(target: Path | None, data: Path | None, indices: list[in
         if contrib.task == "classification":
             item["true"] = classes[int(ds.targets[i % len(ds)])]
         out.append({**item, "contributions": exp, "rationale": ex.rationale(exp)})
+    if getattr(model, "registry_name", None) in ex.models_with_attention():
+        att = ex.attention_maps(model, ds.batch(indices))
+        for k, item in enumerate(out):  # where each modality's steps looked in the others (JSON-ready)
+            item["attention"] = {pair: [[round(float(v), 5) for v in row] for row in a[k]]
+                                 for pair, a in att["maps"].items() if att["present"][pair.split("<-")[0]][k]
+                                 and att["present"][pair.split("<-")[1]][k]}
     return out
 
 
@@ -114,7 +120,7 @@ def _explain_media(target: Path | None, at: float | None, result: Path | None, t
 
         if not target.exists():
             raise MissingFileError(f"input not found: {target}")
-        cfg = AnalyzeConfig.from_dict(apply_overrides({}, overrides or []))
+        cfg = AnalyzeConfig.from_dict(apply_overrides({"explain": True}, overrides or []))  # with evidence
         res = emofuse.analyze(target, transcript=transcript, config=cfg)
     seg = segment_at(res.segments, at)
     fuser = make_fuser(AnalyzeConfig.from_dict(res.config))
@@ -123,7 +129,8 @@ def _explain_media(target: Path | None, at: float | None, result: Path | None, t
                            f"{seg.start:.2f}–{seg.end:.2f} s" + (f": “{seg.text}”" if seg.text else ""),
                            "segment": {"index": seg.index, "start": seg.start, "end": seg.end, "text": seg.text,
                                        "label": seg.label, "confidence": seg.confidence},
-                           "contributions": contrib, "rationale": why}
+                           "contributions": contrib, "rationale": why,
+                           "evidence": {m: r.evidence for m, r in seg.modalities.items() if r.ok and r.evidence}}
     if seg.probs and any(abs(contrib["full"][c] - p) > 2e-3 for c, p in seg.probs.items()):
         out["warning"] = ("the fusion rebuilt from the saved settings differs from the saved one (other weights or "
                           "cards?): the contributions explain the fusion as it is now")
@@ -142,14 +149,38 @@ def _print(item: dict[str, Any]) -> None:
     for col, just in (("modality", "left"), ("own label", "left"), (f"contribution to {t}", "right"),
                       ("missing", "left")):
         table.add_column(col, justify=just, overflow="fold")
+    evidence = item.get("evidence") or {}
+    if evidence:
+        table.add_column("evidence (own label)", overflow="fold")
     for m, d in exp["modalities"].items():
-        table.add_row(m, str(d.get("label") or "—"), f"{d['contribution']:+.3f}", "")
+        table.add_row(m, str(d.get("label") or "—"), f"{d['contribution']:+.3f}", "",
+                      *([_evidence_text(evidence.get(m))] if evidence else []))
     for m, why in exp["missing"].items():
-        table.add_row(m, "—", "—", why)
+        table.add_row(m, "—", "—", why, *([""] if evidence else []))
     console.print(table)
+    for pair, rows in (item.get("attention") or {}).items():
+        peaks = ", ".join(f"{i}→{max(range(len(r)), key=r.__getitem__)}" for i, r in enumerate(rows[:8]))
+        console.print(f"attention {pair}: strongest source step per target step {peaks}", highlight=False)
     console.print(item["rationale"], highlight=False, soft_wrap=True)
     if item.get("warning"):
         err_console.print(f"[yellow]warning:[/] {item['warning']}", highlight=False, soft_wrap=True)
+
+
+def _evidence_text(ev: dict[str, Any] | None) -> str:
+    """One line of a modality's within-modality evidence (the words, the stretch, the frames)."""
+    if not ev:
+        return ""
+    if ev.get("reason"):
+        return str(ev["reason"])
+    if ev.get("words") is not None:
+        return "words: " + ", ".join(f"{w['word']} {w['score']:+.2f}" for w in
+                                     sorted(ev["words"], key=lambda w: -w["score"])[:4])
+    if ev.get("stretches") is not None and ev.get("top"):
+        top = ev["top"]
+        return f"strongest {top['start']:.1f}–{top['end']:.1f} s (silenced: −{top['drop']:.2f})"
+    if ev.get("frames"):
+        return "clearest frames: " + ", ".join(f"{f['t']:.1f} s ({f['prob']:.2f})" for f in ev["frames"])
+    return ""
 
 
 COMMANDS = {"explain": explain_cmd}

@@ -71,9 +71,14 @@ def segment_contributions(seg: SegmentResult, fuser: Fuser) -> dict[str, Any]:
 
 
 def explain_segment(seg: SegmentResult, fuser: Fuser) -> tuple[dict[str, Any], str]:
-    """``(contributions, rationale)`` of one segment (see :func:`segment_contributions`)."""
+    """``(contributions, rationale)`` of one segment (see :func:`segment_contributions`).
+
+    The rationale also cites the driving modality's within-modality evidence
+    (:attr:`~emofuse.analysis.result.ModalityResult.evidence`) when the paths computed it.
+    """
     contrib = segment_contributions(seg, fuser)
-    return contrib, rationale(contrib)
+    evidence = {m: r.evidence for m, r in seg.modalities.items() if r is not None and r.ok and r.evidence}
+    return contrib, rationale({**contrib, "evidence": evidence})
 
 
 def segment_at(segments: list[SegmentResult], t: float) -> SegmentResult:

@@ -141,6 +141,7 @@ class _Face:
     face_px: float
     blur: float
     probs: np.ndarray | None = None
+    gray: np.ndarray | None = None  # the 48x48 crop, kept only for explanations (keep_crops)
 
 
 @dataclass
@@ -165,11 +166,14 @@ class FacePath:
         batch: Faces buffered before the expert runs.
         min_similarity: Appearance similarity needed to continue a track (:data:`SAME_FACE_MIN`;
             ``-1`` turns the appearance check off: tracks by position only).
+        keep_crops: Keep the main face's 48x48 crop of each timeline frame in :attr:`crops`
+            (``{t: (48, 48) uint8}``, for heat-map explanations); the owner drops old ones
+            (:meth:`drop_crops_before`) so memory stays flat.
     """
 
     def __init__(self, expert: Any, detector: Any = None, *, max_faces: int = 3, min_score: float = 0.5,
                  max_gap_s: float = 5.0, min_iou: float = 0.3, batch: int = 64,
-                 min_similarity: float = SAME_FACE_MIN) -> None:
+                 min_similarity: float = SAME_FACE_MIN, keep_crops: bool = False) -> None:
         if detector is None:
             from emofuse.media.face import FaceDetector
 
@@ -184,6 +188,8 @@ class FacePath:
         self.timeline: list[FaceFrame] = []  # final entries, in time order
         self.times: list[float] = []  # their times (kept beside the timeline: segments bisect on it)
         self.last_t = -1.0  # time of the last processed frame
+        self.keep_crops = bool(keep_crops)
+        self.crops: dict[float, np.ndarray] = {}
 
     def _assign(self, box: tuple[float, float, float, float], t: float, used: set[int],
                 crop: np.ndarray) -> _Track:
@@ -238,7 +244,8 @@ class FacePath:
                 tr.n += 1
                 tr.mass += px * crop.score
                 tr.px += px
-                face = _Face(track=tr.id, score=crop.score, face_px=round(px, 1), blur=round(crop.blur, 1))
+                face = _Face(track=tr.id, score=crop.score, face_px=round(px, 1), blur=round(crop.blur, 1),
+                             gray=crop.gray if self.keep_crops else None)
                 rec.faces.append(face)
                 self._queue.append((face, crop.gray))
             rec.main = max(self._tracks, key=lambda tr: tr.mass).id
@@ -269,9 +276,16 @@ class FacePath:
             self.timeline.append(FaceFrame(t=round(rec.t, 3), probs=[round(float(v), 4) for v in pick.probs],
                                            score=round(pick.score, 4), face_px=pick.face_px, blur=pick.blur,
                                            n_faces=len(rec.faces), track=pick.track))
+            if pick.gray is not None:
+                self.crops[round(rec.t, 3)] = pick.gray
         self.times.extend(f.t for f in self.timeline[len(self.times):])
         self._frames = []
         return self.timeline
+
+    def drop_crops_before(self, t: float) -> None:
+        """Forget the kept crops of frames before ``t`` seconds."""
+        for k in [k for k in self.crops if k < t]:
+            del self.crops[k]
 
     def finish(self) -> tuple[list[FaceFrame], list[dict[str, Any]]]:
         """Read the queued faces; return the face timeline and the track list.

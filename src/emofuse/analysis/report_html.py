@@ -35,6 +35,7 @@ from emofuse.analysis.report_common import (
     summary_counts,
     weights_text,
 )
+from emofuse.analysis.report_evidence import EVIDENCE_CSS, evidence_note, highlighted_text
 from emofuse.analysis.result import EKMAN, AnalysisResult, ModalityResult
 from emofuse.analysis.timeline import png_bytes
 
@@ -129,7 +130,7 @@ credit or customer scoring.</dd>
 
 def _css() -> str:
     fill, hatch = MISSING_COLOR
-    return _CSS.replace("@missing_fill@", fill).replace("@missing_hatch@", hatch)
+    return _CSS.replace("@missing_fill@", fill).replace("@missing_hatch@", hatch) + EVIDENCE_CSS
 
 
 def _esc(value: Any) -> str:
@@ -156,7 +157,7 @@ def _modality_cell(r: ModalityResult, when: str) -> str:
     thumb = ""
     if r.thumbnail and r.thumbnail.startswith("data:image/jpeg;base64,"):
         thumb = f'<img class="thumb" alt="main face, {_esc(when)}" src="{_esc(r.thumbnail)}">'
-    return thumb + _label_cell(*r.shown)
+    return thumb + _label_cell(*r.shown) + evidence_note(r)
 
 
 def _legend(mods: Sequence[str]) -> str:
@@ -294,7 +295,9 @@ def write_html(result: AnalysisResult, path: str | Path, *, max_rows: int = _MAX
     rows = []
     for s in shown:
         time = f"#{s.index}" if by_index else f"{fmt_time(s.start)}–{fmt_time(s.end)}"
-        text = _esc(s.text) if s.text else '<span class="missing">—</span>'
+        tr = s.modalities.get("text")
+        marked = highlighted_text(s.text, tr, color(tr.label)) if s.text and tr is not None and tr.label else None
+        text = marked or (_esc(s.text) if s.text else '<span class="missing">—</span>')
         mods = "".join(f"<td>{_modality_cell(modality(s, m), time)}</td>" for m in modality_names)
         rows.append(f'<tr><td class="time">{_esc(time)}</td><td class="text">{text}</td>'
                     f"<td>{_label_cell(s.label, s.confidence)}</td>{mods}"

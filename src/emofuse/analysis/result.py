@@ -96,6 +96,15 @@ class ModalityResult:
         thumbnail: A small JPEG of the main face as a ``data:`` URI (face path, only with the
             ``thumbnails`` setting). Face pixels stay in memory for the HTML report: they are
             never written to the JSON, CSV or Parquet outputs and take no part in comparisons.
+        evidence: What within the modality drove its own label, when the analysis ran with
+            ``explain`` on (``None`` otherwise): the text path's word attributions
+            (:func:`emofuse.explain.word_attributions`), the voice path's strongest stretch and
+            prosodic summary (:func:`emofuse.explain.voice_occlusion`), the face path's strongest
+            frames with their heat-map grids (:func:`emofuse.explain.face_heatmaps`). Numbers
+            only (JSON-ready); the ``target`` it explains is the modality's own label.
+        evidence_images: Heat-map overlays of :attr:`evidence`'s strongest face frames as PNG
+            ``data:`` URIs, for the HTML report; only with both ``explain`` and ``thumbnails``
+            on (face pixels), never in the data outputs.
     """
 
     status: str = "missing"
@@ -108,6 +117,8 @@ class ModalityResult:
     expert: str | None = None
     native: dict[str, float] | None = None
     thumbnail: str | None = field(default=None, compare=False, repr=False)
+    evidence: dict[str, Any] | None = None
+    evidence_images: list[str] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def missing(cls, reason: str, **quality: float) -> ModalityResult:
@@ -259,6 +270,9 @@ class AnalysisResult:
         for seg in d["segments"]:  # face pixels never leave memory through the data outputs
             for r in seg["modalities"].values():
                 r.pop("thumbnail", None)
+                r.pop("evidence_images", None)
+                if r.get("evidence") is None:
+                    r.pop("evidence", None)
             for k in ("contributions", "rationale"):  # explanations only when asked for (explain)
                 if seg[k] is None:
                     del seg[k]

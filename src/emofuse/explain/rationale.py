@@ -16,6 +16,11 @@ and every statement is a fact of the numbers:
   label: its expert's reading, or the model's output with that modality alone), naming the
   modalities whose own label is the fused one (or that none is);
 * ``lowered``: each present modality with ``φ < −EPS`` (it pulled the label's probability down);
+* ``evidence``: for the driver, what inside it carried its own label, when the explanation
+  has that modality's within-modality evidence (``exp["evidence"][m]``, the analysis's
+  ``ModalityResult.evidence``): the words of largest positive attribution, the voice stretch
+  whose silencing lowered its label most, the face frame that showed it most clearly — each
+  only when its number is over ``EPS``;
 * ``missing``: the modalities without a reading, grouped by reason;
 * ``none``: nothing present at all (the output is the no-signal baseline).
 
@@ -72,6 +77,30 @@ def _names(ms: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
+def _evidence(m: str, ev: dict[str, Any] | None) -> Statement | None:
+    """What inside modality ``m`` carried its own label (see the module docstring), or ``None``."""
+    if not ev or not ev.get("target"):
+        return None
+    target = ev["target"]
+    if ev.get("words"):
+        top = sorted((w for w in ev["words"] if float(w["score"]) > EPS), key=lambda w: -float(w["score"]))[:2]
+        if top:
+            said = " and ".join(f"'{w['word']}' ({float(w['score']):+.2f})" for w in top)
+            return Statement("evidence", (m,), f"the {_name(m)} read {target} mostly from {said}",
+                             {"words": [w["word"] for w in top], "scores": [float(w["score"]) for w in top]})
+    top = ev.get("top")
+    if ev.get("stretches") is not None and top and float(top["drop"]) > EPS:
+        return Statement("evidence", (m,), f"silencing the {_name(m)} at {float(top['start']):.1f}–"
+                         f"{float(top['end']):.1f} s lowers its {target} by {float(top['drop']):.2f}",
+                         {"start": float(top["start"]), "end": float(top["end"]), "drop": float(top["drop"])})
+    frames = ev.get("frames") or []
+    if frames and float(frames[0]["prob"]) > EPS:
+        f = frames[0]
+        return Statement("evidence", (m,), f"the {_name(m)} showed {target} most clearly at {float(f['t']):.1f} s "
+                         f"({float(f['prob']):.2f})", {"t": float(f["t"]), "prob": float(f["prob"])})
+    return None
+
+
 def rationale_statements(exp: dict[str, Any]) -> list[Statement]:
     """The statements an explanation dict supports, in rationale order (see the module docstring)."""
     mods: dict[str, dict[str, Any]] = exp.get("modalities") or {}
@@ -79,6 +108,7 @@ def rationale_statements(exp: dict[str, Any]) -> list[Statement]:
     target = exp.get("target")
     regression = exp.get("task") == "regression"
     out: list[Statement] = []
+    evidence: list[Statement] = []
     if not mods or target is None:
         out.append(Statement("none", (), "No signal was present, so the output is the no-signal baseline."))
     else:
@@ -100,6 +130,9 @@ def rationale_statements(exp: dict[str, Any]) -> list[Statement]:
             text = f"The {_name(driver)} drove {what}{way} ({level}): {phi[driver]:+.2f}, {part}."
             out.append(Statement("driver", (driver,), text,
                                  {"contribution": phi[driver], "share": share, "base": base, "full": full}))
+            found = _evidence(driver, (exp.get("evidence") or {}).get(driver))
+            if found is not None:
+                evidence.append(found)
         else:
             verb = "moved" if regression else "raised"
             out.append(Statement("no_driver", (), f"No signal {verb} {what} above the no-signal baseline ({level}).",
@@ -116,6 +149,7 @@ def rationale_statements(exp: dict[str, Any]) -> list[Statement]:
             if sign * v < -EPS:
                 out.append(Statement("lowered", (m,), f"the {_name(m)} pulled it {'down' if sign > 0 else 'up'} "
                                      f"by {abs(v):.2f}", {"contribution": v}))
+    out.extend(evidence)
     by_reason: dict[str, list[str]] = {}
     for m, why in missing.items():
         by_reason.setdefault(why, []).append(m)

@@ -141,7 +141,7 @@ class FaceModalityPath(ModalityPath):
             detector = ctx.resources.get(("face-detector", cfg.min_face_score),
                                          lambda: FaceDetector(min_score=cfg.min_face_score))
             tracker = FaceTracker(ctx.expert("face"), detector, max_faces=cfg.max_faces,
-                                  min_score=cfg.min_face_score)
+                                  min_score=cfg.min_face_score, keep_crops=cfg.explain)
         except ImportError as err:
             reason = f"face detection unavailable: {err}"
             ctx.warnings.append(reason)
@@ -185,10 +185,26 @@ class FaceModalityPath(ModalityPath):
                                                      quality=q))
                 if self._thumbs is not None:
                     out[-1].thumbnail = self._thumbs.pick(frames[lo:hi])
+        keep_from = min([s.start for s in self._queue] + [self._last_start])
         if self._thumbs is not None:
-            self._thumbs.drop_before(min([s.start for s in self._queue] + [self._last_start]))
+            self._thumbs.drop_before(keep_from)
         self._time("face", t0)
+        if self.tracker.keep_crops:
+            self._explain(segs, out, frames, times)
+            self.tracker.drop_crops_before(keep_from)
         return out
+
+    def _explain(self, segs: list[Segment], out: list[ModalityResult], frames: list[Any], times: list[float]) -> None:
+        """Strongest frames and heat-maps of each face reading (the ``explain`` setting)."""
+        from emofuse.analysis.evidence import face_evidence
+
+        t0 = time.perf_counter()
+        for s, r in zip(segs, out, strict=True):
+            if r.ok:
+                lo, hi = bisect_left(times, s.start), bisect_left(times, max(s.end, s.start + 1e-3))
+                r.evidence, r.evidence_images = face_evidence(self.expert, frames[lo:hi], self.tracker.crops,
+                                                              r.label, images=self._thumbs is not None)
+        self._time("explain_face", t0)
 
     def finish(self) -> dict[str, Any]:
         """The face timeline, the track list, and the whole-recording reason when no face was seen."""

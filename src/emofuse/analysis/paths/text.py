@@ -129,7 +129,18 @@ class TextPath(ModalityPath):
                 out[i] = ModalityResult.from_probs(res.ekman[j], reliability=text_reliability(s.text, s.asr_confidence),
                                                    expert=self.expert.name, quality=q)
             self._time("text", t0)
+            if self.ctx.config.explain:
+                self._explain([segs[i].text for i in todo], [out[i] for i in todo])
         return [r for r in out if r is not None]
+
+    def _explain(self, texts: list[str], results: list[Any]) -> None:
+        """Word attributions of each reading toward its own label (the ``explain`` setting)."""
+        from emofuse.analysis.evidence import text_evidence
+
+        t0 = time.perf_counter()
+        for r, ev in zip(results, text_evidence(self.expert, texts, [r.label for r in results]), strict=True):
+            r.evidence = ev
+        self._time("explain_text", t0)
 
     def finish(self) -> dict[str, Any]:
         """Which speech recogniser was used (for the result's ``media.asr``); warns about a text's language."""

@@ -53,13 +53,15 @@ class VoicePath(ModalityPath):
         if s.speech_prob < MIN_SPEECH_PROB:
             return ModalityResult.missing("no speech in segment", speech_prob=s.speech_prob)
         try:
+            t_speech, speech = s.speech_audio()
             if self.share:  # the shared pass's padded audio: what the expert was trained on
                 from emofuse.analysis.paths.whisper import whisper_pass
 
                 wp = whisper_pass(self.ctx)
-                shared, wave = {SHARED_PASS: [wp.encode(s)]}, wp.wave(s)
+                shared, wave, t_wave = {SHARED_PASS: [wp.encode(s)]}, wp.wave(s), wp.start(s)
             else:
-                shared, wave = None, pad_silence(s.speech_audio()[1], self.expert.pad_s)
+                shared, wave = None, pad_silence(speech, self.expert.pad_s)
+                t_wave = t_speech - self.expert.pad_s
             t0 = time.perf_counter()
             out = self.expert.predict([(wave, SAMPLE_RATE)], shared=shared)
             self._time("voice", t0)
@@ -69,8 +71,16 @@ class VoicePath(ModalityPath):
         quality = {"speech_prob": s.speech_prob, "duration_s": dur}
         if "voiced_fraction" in out.info:  # only experts that measure it report it (never a made-up 0)
             quality["voiced_fraction"] = float(out.info["voiced_fraction"][0])
-        return ModalityResult.from_probs(out.ekman[0], reliability=s.speech_prob * min(1.0, dur / 1.0),
-                                         expert=out.expert, quality=quality)
+        res = ModalityResult.from_probs(out.ekman[0], reliability=s.speech_prob * min(1.0, dur / 1.0),
+                                        expert=out.expert, quality=quality)
+        if self.ctx.config.explain:  # the audio is dropped once read: explain it now
+            from emofuse.analysis.evidence import voice_evidence
+
+            t0 = time.perf_counter()
+            res.evidence = voice_evidence(self.expert, wave, SAMPLE_RATE, t_wave,
+                                          (t_speech, t_speech + len(speech) / SAMPLE_RATE), res.label)
+            self._time("explain_voice", t0)
+        return res
 
     def read(self, segs: list[Segment]) -> list[ModalityResult]:
         """One voice reading per segment."""
