@@ -16,7 +16,6 @@ from emofuse.cli_analyze import gather_texts, run_batch, run_texts, show_result
 from emofuse.cli_explain import COMMANDS as EXPLAIN_COMMANDS
 from emofuse.cli_output import console, err_console, json_safe, print_confusion, print_metrics, write_predictions
 from emofuse.cli_robustness import APPS as ROBUSTNESS_APPS
-from emofuse.cli_robustness import APPS as ROBUSTNESS_APPS
 from emofuse.cli_serve import COMMANDS as SERVE_COMMANDS
 from emofuse.errors import ConfigError, EmofuseError, MissingFileError
 
@@ -26,7 +25,6 @@ models_app = typer.Typer(help="Fusion models in the zoo.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 [app.command(name)(cmd) for name, cmd in SERVE_COMMANDS.items()]
 [app.command(name)(cmd) for name, cmd in EXPLAIN_COMMANDS.items()]
-[app.add_typer(sub, name=name) for name, sub in ROBUSTNESS_APPS.items()]
 [app.add_typer(sub, name=name) for name, sub in ROBUSTNESS_APPS.items()]
 F = TypeVar("F", bound=Callable[..., Any])
 
