@@ -26,6 +26,7 @@ from emofuse.robustness.metrics import effective_robustness, minmax_normalize, r
 from emofuse.robustness.report import (
     FORMATS,
     curve_measures,
+    pivot_markdown,
     plot_rows,
     render,
     to_csv,
@@ -51,6 +52,7 @@ __all__ = [
     "minmax_normalize",
     "modality_subsets",
     "noise_rows",
+    "pivot_markdown",
     "plot_rows",
     "relative_robustness",
     "render",

@@ -24,8 +24,8 @@ from emofuse.registry import Registry
 from emofuse.robustness.metrics import effective_robustness, relative_robustness
 from emofuse.robustness.rows import KEY_COLUMNS, METRICS, check_rows, summarize
 
-__all__ = ["FORMATS", "curve_measures", "plot_rows", "render", "to_csv", "to_json", "to_markdown", "to_table",
-           "write_report"]
+__all__ = ["FORMATS", "curve_measures", "pivot_markdown", "plot_rows", "render", "to_csv", "to_json", "to_markdown",
+           "to_table", "write_report"]
 
 #: Text renderers ``rows -> str`` by format name (``emofuse robustness ... --format NAME``).
 FORMATS: Registry[Callable[..., str]] = Registry("robustness report format")
@@ -94,6 +94,22 @@ def to_csv(rows: Iterable[Mapping[str, Any]], **_: Any) -> str:
     writer.writeheader()
     writer.writerows({k: ("" if r.get(k) is None else r.get(k)) for k in cols} for r in data)
     return buf.getvalue()
+
+
+def pivot_markdown(rows: Iterable[Mapping[str, Any]], *, kind: str = "subset", metric: str = "accuracy",
+                   title: str | None = None) -> str:
+    """A compact Markdown view of one kind: one line per target, one column per condition.
+
+    Cells are the seeds' ``mean ± std`` of ``metric`` in %; a condition a target lacks is ``—``.
+    """
+    entries = [e for e in summarize(rows) if e["kind"] == kind]
+    conditions = list(dict.fromkeys(e["condition"] for e in entries))
+    targets = list(dict.fromkeys(e["target"] for e in entries))
+    cells = {(e["target"], e["condition"]): _cell(e, metric) for e in entries}
+    lines = [title, ""] if title else []
+    lines += ["| target | " + " | ".join(conditions) + " |", "|" + "---|" * (len(conditions) + 1)]
+    lines += ["| " + " | ".join([t, *(cells.get((t, c), "—") for c in conditions)]) + " |" for t in targets]
+    return "\n".join(lines) + "\n"
 
 
 def curve_measures(rows: Iterable[Mapping[str, Any]], *, baseline: str | None = None,
