@@ -68,7 +68,10 @@ def test_outputs_and_training_mode_are_unchanged():
         before = model(batch).logits.clone()
     model.train()
     attention_maps(model, batch)
-    assert model.training
+    assert model.training and type(model).attention_record.get() is None  # recording switched off again
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):  # a forward that fails midway
+        attention_maps(model, Batch({"text": torch.randn(2, 7, 5)}))
+    assert type(model).attention_record.get() is None
     model.eval()
     with torch.no_grad():
         torch.testing.assert_close(model(batch).logits, before, rtol=0, atol=0)

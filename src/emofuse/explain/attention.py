@@ -6,10 +6,12 @@ each target step over the steps of every other modality, with the masks needed t
 *looked*, not what the prediction depended on; :func:`~emofuse.explain.shapley_contributions`
 answers that question for whole modalities.
 
-A model exposes its maps with a method ``attention_maps(batch) -> {"target<-source": (B, T_q, T_k)}``
-(see :meth:`emofuse.models.fusion.mult.MulT.attention_maps`); the models whose fusion weights are
-per modality rather than per step (``gated``, ``moe``, ``late_weighted``) report those in
-``model(batch).weights`` instead.
+A model exposes its maps with a class attribute ``attention_record``, a :class:`contextvars.ContextVar`:
+while it holds a dict, the model's forward stores in it ``"target<-source"`` → ``(B, T_q, T_k)`` weights
+averaged over heads and layers (:attr:`emofuse.models.fusion.mult.MulT.attention_record`); a context
+variable is per thread, so a recording never reaches another thread's forward of a shared model. The
+models whose fusion weights are per modality rather than per step (``gated``, ``moe``,
+``late_weighted``) report those in ``model(batch).weights`` instead.
 
 Example:
     >>> import torch
@@ -26,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -42,7 +45,7 @@ def models_with_attention() -> list[str]:
     """Registered fusion models that expose cross-modal attention maps (``["mult"]``)."""
     from emofuse.models import MODELS, list_models
 
-    return [n for n in list_models() if callable(getattr(MODELS.get(n), "attention_maps", None))]
+    return [n for n in list_models() if isinstance(getattr(MODELS.get(n), "attention_record", None), ContextVar)]
 
 
 def _valid_steps(model: nn.Module, batch: Batch) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -83,8 +86,8 @@ def attention_maps(model: nn.Module, batch: Batch) -> dict[str, Any]:
     Raises:
         ConfigError: The model has no attention maps (the message names the models that have).
     """
-    fn = getattr(model, "attention_maps", None)
-    if not callable(fn):
+    var = getattr(type(model), "attention_record", None)
+    if not isinstance(var, ContextVar):
         have = models_with_attention()
         name = getattr(model, "registry_name", "") or type(model).__name__
         raise ConfigError(f"model {name!r} has no cross-modal attention maps; models that have them: {have}. "
@@ -92,11 +95,21 @@ def attention_maps(model: nn.Module, batch: Batch) -> dict[str, Any]:
                           "emofuse.explain.shapley_contributions explains any model")
     was_training = model.training
     model.eval()  # dropout would change the steps later layers attend from
+    record: dict[str, torch.Tensor] = {}
+    token = var.set(record)
     try:
-        maps = fn(batch)
+        with torch.no_grad():
+            model(batch)
     finally:
+        var.reset(token)
         model.train(was_training)
     valid, present = _valid_steps(model, batch)
-    return {"model": getattr(model, "registry_name", type(model).__name__),
-            "maps": {k: v.detach().float().cpu().numpy() for k, v in maps.items()},
+    maps = {}
+    for pair, w in record.items():
+        t, s = pair.split("<-")
+        # the model computes rows it never reads: padded queries, and samples without the source
+        # (they attend to key 0 so that no softmax row is empty); zero them
+        keep = valid[t][:, :, None] & valid[s].any(1)[:, None, None]
+        maps[pair] = w.detach().float().cpu().numpy() * keep
+    return {"model": getattr(model, "registry_name", type(model).__name__), "maps": maps,
             "valid": valid, "present": present}

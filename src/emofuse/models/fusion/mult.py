@@ -1,34 +1,30 @@
 """The Multimodal Transformer (MulT; Tsai et al., ACL 2019), generalised to M modalities.
 
-For every *target* modality ``t``, one cross-modal transformer per *source* modality ``s != t`` lets the
-target's steps attend to the source's steps (query = ``t``, keys/values = ``s``). The outputs of a target's
-cross-modal transformers are concatenated along the feature axis, passed through a self-attention "memory"
-transformer and pooled to one vector; the vectors of all targets are concatenated and refined by a residual
-MLP.
+For every *target* modality ``t``, one cross-modal transformer per *source* modality ``s != t`` lets the target's steps
+attend to the source's steps (query = ``t``, keys/values = ``s``). The outputs of a target's cross-modal transformers
+are concatenated along the feature axis, passed through a self-attention "memory" transformer and pooled to one vector;
+the vectors of all targets are concatenated and refined by a residual MLP.
 
 The layer structure follows MMSA's MulT (``MMSA.models.singleTask.MULT``, itself from the authors' code) so
 the same hyper-parameters give the same layer sizes:
 
 * a bias-free temporal ``Conv1d`` projects each modality to ``d_model`` channels;
-* every transformer layer is pre-norm, and a cross-modal layer normalises its query *and* its keys/values with
-  the same ``LayerNorm`` (as in the original code); inputs are scaled by ``sqrt(dim)``; a final ``LayerNorm``
-  closes each transformer; there are no position embeddings (MMSA builds its encoders with
-  ``position_embedding=False``);
+* every transformer layer is pre-norm, and a cross-modal layer normalises its query *and* its keys/values with the same
+  ``LayerNorm`` (as in the original code); inputs are scaled by ``sqrt(dim)``; a final ``LayerNorm`` closes each
+  transformer; there are no position embeddings (MMSA builds its encoders with ``position_embedding=False``);
 * the memory transformers have ``max(nlevels, 3)`` layers unless ``mem_nlevels`` is set;
 * the fused vector (``2 * d_model`` per target for three modalities) goes through
   ``proj2(dropout(relu(proj1(h)))) + h``.
 
 What differs from MMSA, on purpose:
 
-* **Unaligned, padded batches.** Every attention takes a key-padding mask built from the lengths, the
-  convolution uses "same" zero padding over the valid steps (MMSA's ``padding=0`` shortens every sequence by
-  ``kernel - 1`` and fails on sequences shorter than the kernel), and pooling picks each sample's *last valid*
-  step (MMSA takes the last padded step). A sample's output therefore does not depend on the padding of its
-  batch.
-* **Missing modalities.** A sample whose source modality is absent gets zeros from that cross-modal
-  transformer; a sample whose target modality is absent contributes a zero block to the concatenation. A
-  modality absent from the whole batch is skipped, not computed. Fully masked attention rows are guarded, so
-  no NaN appears.
+* **Unaligned, padded batches.** Every attention takes a key-padding mask built from the lengths, the convolution uses
+  "same" zero padding over the valid steps (MMSA's ``padding=0`` shortens every sequence by ``kernel - 1`` and fails on
+  sequences shorter than the kernel), and pooling picks each sample's *last valid* step (MMSA takes the last padded
+  step). A sample's output therefore does not depend on the padding of its batch.
+* **Missing modalities.** A sample whose source modality is absent gets zeros from that cross-modal transformer; a
+  sample whose target modality is absent contributes a zero block to the concatenation. A modality absent from the whole
+  batch is skipped, not computed. Fully masked attention rows are guarded, so no NaN appears.
 * **Pooled modalities** ``(B, D)`` are length-1 sequences.
 * ``attn_mask`` (MMSA's "future" mask, step ``i`` sees key steps ``j <= i + |T_k - T_q|``) uses each sample's
   valid lengths instead of the padded sizes.
@@ -43,16 +39,14 @@ Speed (the arithmetic is MMSA's; these change only how it is executed):
 
 * attention runs in ``torch.nn.functional.scaled_dot_product_attention`` (a fused, blocked kernel that never
   materialises the ``heads x T_q x T_k`` attention matrix); head-averaged attention weights (computed and
-  thrown away by MMSA) are not computed (:meth:`MulT.attention_maps` computes the cross-modal ones on
-  request, with a plain softmax, in a separate pass);
+  thrown away by MMSA) are not computed;
 * a cross-modal layer's keys/values are ``W_i · LayerNorm_i(x_s)`` where ``x_s`` is the same source embedding
   in every layer, so the source is normalised once and the keys/values of *all* layers of *all* transformers
   reading it come from one matrix product, with the ``LayerNorm`` affine folded into the projection weights
   (cached when no gradient is needed);
 * self-attention uses one fused QKV projection;
-* with ``pool="last"`` only the pooled step is needed from the last memory layer, so that layer computes
-  keys/values for all steps but attention, output projection and feed-forward for one query per sample (exact,
-  in training too);
+* with ``pool="last"`` only the pooled step is needed from the last memory layer, so that layer computes keys/values for
+  all steps but attention, output projection and feed-forward for one query per sample (exact, in training too);
 * ReLU and residual additions run in place; masks are built once per stream pair and omitted when a batch has
   no padding and no missing modality; modalities absent from the whole batch are skipped.
 
@@ -78,40 +72,33 @@ from emofuse.models.base import FusionConfig, FusionModel, FusionResult, registe
 
 POOLS = ("last", "mean")
 
-# Set only inside MulT.attention_maps: pair name -> head- and layer-averaged cross-modal weights.
-# A context variable (one per thread) so a recording never leaks into another thread's forward.
-_ATTN_RECORD: ContextVar[dict[str, Tensor] | None] = ContextVar("mult_attention_record", default=None)
-
 
 @dataclass
 class MulTConfig(FusionConfig):
     """MulT settings; the names follow MMSA's MulT hyper-parameters.
 
     Attributes:
-        d_model: Size of every modality stream (MMSA ``dst_feature_dim_nheads[0]``); the
-            memory transformers work on ``(M - 1) * d_model`` features.
-        num_heads: Attention heads in every transformer (MMSA ``dst_feature_dim_nheads[1]``);
-            must divide ``d_model``.
+        d_model: Size of every modality stream (MMSA ``dst_feature_dim_nheads[0]``); the memory transformers work
+            on ``(M - 1) * d_model`` features.
+        num_heads: Attention heads in every transformer (MMSA ``dst_feature_dim_nheads[1]``); must divide ``d_model``.
         nlevels: Layers of each cross-modal transformer (MMSA ``nlevels``).
-        mem_nlevels: Layers of each memory (self-attention) transformer; ``None`` means
-            ``max(nlevels, 3)`` as in MMSA.
-        conv_kernels: Modality → kernel size of its temporal ``Conv1d`` projection (MMSA
-            ``conv1d_kernel_size_l/a/v``); modalities not listed use ``conv_kernel``.
+        mem_nlevels: Layers of each memory (self-attention) transformer; ``None`` means ``max(nlevels, 3)`` as in MMSA.
+        conv_kernels: Modality → kernel size of its temporal ``Conv1d`` projection (MMSA ``conv1d_kernel_size_l/a/v``);
+            modalities not listed use ``conv_kernel``.
         conv_kernel: Default kernel size of the projections.
-        attn_dropout: Dropout on attention weights of the memory transformers and of
-            cross-modal transformers whose source has no entry in ``attn_dropouts``.
-        attn_dropouts: Source modality → attention dropout of the cross-modal transformers
-            reading it (MMSA ``attn_dropout`` for text, ``attn_dropout_a``, ``attn_dropout_v``).
+        attn_dropout: Dropout on attention weights of the memory transformers and of cross-modal transformers whose
+            source has no entry in ``attn_dropouts``.
+        attn_dropouts: Source modality → attention dropout of the cross-modal transformers reading it (MMSA
+            ``attn_dropout`` for text, ``attn_dropout_a``, ``attn_dropout_v``).
         relu_dropout: Dropout after the feed-forward ReLU.
         res_dropout: Dropout on each residual branch.
         embed_dropout: Dropout on the scaled transformer inputs.
         out_dropout: Dropout inside the final residual block (MMSA ``output_dropout``).
         input_dropouts: Modality → dropout on its raw features (MMSA ``text_dropout``).
-        attn_mask: MMSA's "future" mask: step ``i`` attends to key steps
-            ``j <= i + |T_k - T_q|`` (causal in self-attention). MMSA's shipped MOSI config
-            turns it on; it is off by default here.
-        pool: ``"last"``: the last valid step of each memory transformer (as MMSA);
-            ``"mean"``: the mean over valid steps.
+        attn_mask: MMSA's "future" mask: step ``i`` attends to key steps ``j <= i + |T_k - T_q|`` (causal in
+            self-attention). MMSA's shipped MOSI config turns it on; it is off by default here.
+        pool: ``"last"``: the last valid step of each memory transformer (as MMSA); ``"mean"``: the mean over valid
+            steps.
     """
 
     d_model: int = 30
@@ -235,19 +222,6 @@ def _build_mask(q_len: Tensor, k_valid: Tensor, full: bool, causal: bool, t_q: i
     return _Mask(_additive(allowed[:, None], dtype))
 
 
-def _weights(q: Tensor, k: Tensor, mask: _Mask, heads: int) -> Tensor:
-    """Head-averaged attention weights ``(B, T_q, T_k)`` of what :func:`_attend` computes (no dropout).
-
-    SDPA never materialises them; this plain softmax of the scaled scores does, for
-    :meth:`MulT.attention_maps` only.
-    """
-    qh, kh = _split_heads(q, heads), _split_heads(k, heads)
-    scores = qh @ kh.transpose(-1, -2) / math.sqrt(qh.shape[-1])
-    if mask.attn is not None:
-        scores = scores + mask.attn
-    return scores.softmax(-1).mean(1)
-
-
 def _attend(q: Tensor, k: Tensor, v: Tensor, mask: _Mask, heads: int, p: float, training: bool) -> Tensor:
     """Multi-head attention on ``(B, T, E)`` projections (any strides) → ``(B, T_q, E)``."""
     out = F.scaled_dot_product_attention(
@@ -261,9 +235,8 @@ def _attend(q: Tensor, k: Tensor, v: Tensor, mask: _Mask, heads: int, p: float, 
 class _Layer(nn.Module):
     """One pre-norm transformer layer with MMSA's parameter layout.
 
-    ``in_proj_weight`` ``(3E, E)`` holds the Q, K and V projections (as in MMSA and
-    ``nn.MultiheadAttention``); ``norm_attn`` normalises the query and, in cross-modal layers,
-    the keys/values too.
+    ``in_proj_weight`` ``(3E, E)`` holds the Q, K and V projections (as in MMSA and ``nn.MultiheadAttention``);
+    ``norm_attn`` normalises the query and, in cross-modal layers, the keys/values too.
     """
 
     def __init__(self, dim: int, heads: int, attn_dropout: float, relu_dropout: float, res_dropout: float) -> None:
@@ -297,13 +270,11 @@ class _Layer(nn.Module):
         return _dropout(h, self.res_dropout, training).add_(x)
 
     def cross(self, x: Tensor, k: Tensor, v: Tensor, mask: _Mask, record: list[Tensor] | None = None) -> Tensor:
-        """Cross-modal layer: ``x`` ``(B, T_q, E)`` attends to projected keys/values ``(B, T_k, E)``.
-
-        With ``record``, the head-averaged attention weights ``(B, T_q, T_k)`` are appended to it.
-        """
+        """Cross-modal layer: ``x`` ``(B, T_q, E)`` attends to ``k``/``v`` ``(B, T_k, E)`` (weights to ``record``)."""
         q = F.linear(self.norm_attn(x), self.in_proj_weight[: self.dim], self.in_proj_bias[: self.dim])
-        if record is not None:
-            record.append(_weights(q, k, mask, self.heads))
+        if record is not None:  # head-averaged weights (B, T_q, T_k), which SDPA never materialises
+            s = _split_heads(q, self.heads) @ _split_heads(k, self.heads).mT / math.sqrt(self.dim // self.heads)
+            record.append((s if mask.attn is None else s + mask.attn).softmax(-1).mean(1))
         return self._finish(x, _attend(q, k, v, mask, self.heads, self.attn_dropout, self.training))
 
     def self_attn(self, x: Tensor, mask: _Mask, rows: Tensor | None = None) -> Tensor:
@@ -354,6 +325,9 @@ class MulT(FusionModel):
     config_class = MulTConfig
     uses_sequences: ClassVar[bool] = True
     tiny: ClassVar[dict[str, Any]] = {"hidden": 8, "d_model": 8, "num_heads": 2, "nlevels": 1, "mem_nlevels": 1}
+    #: While it holds a dict (see :func:`emofuse.explain.attention.attention_maps`), forwards store the cross-modal
+    #: weights ``"target<-source"`` → ``(B, T_q, T_k)`` in it, mean of heads and layers (per thread; outputs unchanged).
+    attention_record: ClassVar[ContextVar[dict[str, Tensor] | None]] = ContextVar("mult_attention", default=None)
 
     def __init__(self, spec, config: MulTConfig) -> None:  # noqa: ANN001
         super().__init__(spec, config)
@@ -435,7 +409,6 @@ class MulT(FusionModel):
             self._kv_cache.pop(s, None)
         return w, b
 
-
     # -- forward ------------------------------------------------------------------------------
     def fuse(self, batch: Batch, present: dict[str, Tensor]) -> FusionResult:
         """Cross-modal transformers → memory transformers → pooled, concatenated, residual MLP."""
@@ -487,7 +460,7 @@ class MulT(FusionModel):
 
         # 3. per target: cross-modal transformers, memory transformer, pooling
         pooled: dict[str, Tensor] = {}
-        record = _ATTN_RECORD.get()
+        record = self.attention_record.get()
         for t in self.modalities:
             if t not in streams:
                 pooled[t] = torch.zeros(b, self.mem_dim, device=device, dtype=dtype)
@@ -504,13 +477,11 @@ class MulT(FusionModel):
                 mask = _build_mask(lengths[t], valid[s], full[s] and (full[t] or not cfg.attn_mask),
                                    cfg.attn_mask, t_len, dtype)
                 net = self.cross[name]
-                h = x_t
-                rec = [] if record is not None else None
+                h, rec = x_t, None if record is None else []
                 for layer, layer_kv in zip(net.layers, kv[name], strict=True):
                     h = layer.cross(h, layer_kv[..., :d], layer_kv[..., d:], mask, rec)
-                if record is not None:  # zero the rows of padded queries and of samples without the source
-                    keep = valid[t].to(dtype)[:, :, None] * (lengths[s] > 0).to(dtype)[:, None, None]
-                    record[f"{t}<-{s}"] = torch.stack(rec).mean(0) * keep
+                if rec:
+                    record[f"{t}<-{s}"] = torch.stack(rec).mean(0)
                 h = net.norm(h)
                 if not full[s]:  # samples without this source get zeros from it
                     h = h * (lengths[s] > 0).to(h.dtype)[:, None, None]
@@ -527,27 +498,6 @@ class MulT(FusionModel):
         res = self.proj2(_dropout(F.relu(self.proj1(h)), cfg.out_dropout, training))
         hidden = self.out_proj(h + res)
         return FusionResult(hidden=hidden, embeddings=pooled)
-
-    @torch.no_grad()
-    def attention_maps(self, batch: Batch) -> dict[str, Tensor]:
-        """Cross-modal attention weights of a forward pass on ``batch`` (outputs are not changed).
-
-        Returns:
-            ``"target<-source"`` → ``(B, T_target, T_source)`` weights of the target's steps
-            (queries) over the source's steps (keys), averaged over heads and over the layers of
-            that cross-modal transformer (attention dropout is not applied). Each valid query row
-            sums to 1 over the source's valid steps; padded keys get 0. Rows of padded query steps,
-            and all rows of a sample whose target or source is absent, are 0. A pair whose target
-            or source is absent from the whole batch is left out (it is not computed), and a
-            single-modality model has no pairs. A pooled ``(B, D)`` modality has ``T = 1``.
-        """
-        record: dict[str, Tensor] = {}
-        token = _ATTN_RECORD.set(record)
-        try:
-            self(batch)
-        finally:
-            _ATTN_RECORD.reset(token)
-        return record
 
     def _memory(self, t: str, h: Tensor, lengths: Tensor, valid: Tensor, full: bool) -> Tensor:
         """Self-attention memory transformer of target ``t`` on ``h`` ``(B, T, E)`` → pooled ``(B, E)``."""
