@@ -151,9 +151,10 @@ def test_prosody_of_silence_and_of_syllables() -> None:
     gate = ((t % 0.25) < 0.15).astype(np.float64)
     p = prosody_summary((v * gate).astype(np.float32), SR)
     assert p["rate_per_s"] == pytest.approx(4.0, abs=1.0)
-    # silence padding around the speech does not dilute the rate
+    # silence padding around the speech does not dilute the rate (it even finds the first syllable,
+    # whose rise the unpadded wave cuts off: 8 peaks in 2 s)
     padded = np.r_[np.zeros(SR), v * gate, np.zeros(SR)].astype(np.float32)
-    assert prosody_summary(padded, SR)["rate_per_s"] == pytest.approx(p["rate_per_s"], abs=0.3)
+    assert prosody_summary(padded, SR)["rate_per_s"] == pytest.approx(4.0, abs=0.5)
     assert p["pitch_range_semitones"] == pytest.approx(12 * np.log2(174.0 / 126.0), abs=1.5)
 
 
