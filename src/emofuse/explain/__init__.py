@@ -26,7 +26,10 @@ from emofuse.explain.attention import attention_maps, models_with_attention
 from emofuse.explain.face import face_deletion_curve, face_heatmaps, overlay_png
 from emofuse.explain.rationale import EPS, Statement, rationale, rationale_statements
 from emofuse.explain.shapley import Contributions, explain_dataset, shapley_contributions, shapley_matrix
+from emofuse.explain.voice import prosody_summary, voice_deletion_curve, voice_occlusion
+from emofuse.explain.words import word_attributions, word_deletion_curve
 
 __all__ = ["EPS", "Contributions", "Statement", "attention_maps", "explain_dataset", "face_deletion_curve",
-           "face_heatmaps", "models_with_attention", "overlay_png", "rationale",
-           "rationale_statements", "shapley_contributions", "shapley_matrix"]
+           "face_heatmaps", "models_with_attention", "overlay_png", "prosody_summary", "rationale",
+           "rationale_statements", "shapley_contributions", "shapley_matrix", "voice_deletion_curve",
+           "voice_occlusion", "word_attributions", "word_deletion_curve"]
