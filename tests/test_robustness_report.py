@@ -138,10 +138,17 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_png_has_one_panel_per_kind(tmp_path) -> None:
-    two = _png_size(plot_rows(make_rows(), tmp_path / "two.png", title="t").read_bytes())
-    one = _png_size(plot_rows([r for r in make_rows() if r["kind"] == "subset"], tmp_path / "one.png").read_bytes())
-    assert two[0] > 1.8 * one[0] and two[1] == one[1]  # two panels side by side
+def test_png_has_one_panel_per_kind_and_noisy_modality(tmp_path) -> None:
+    rows = make_rows()
+    subsets = [r for r in rows if r["kind"] == "subset"]
+    face = [{**r, "modality": "face", "condition": r["condition"].replace("audio", "face")}
+            for r in rows if r["kind"] == "feature_noise"]
+    sizes = {name: _png_size(plot_rows(part, tmp_path / f"{name}.png", title="t").read_bytes())
+             for name, part in {"subsets": subsets, "both": rows, "two_noise": rows + face}.items()}
+    panel = round(4.2 * 110)  # each curve panel is 4.2 in wide at 110 dpi
+    assert abs(sizes["both"][0] - sizes["subsets"][0] - panel) <= 2
+    assert abs(sizes["two_noise"][0] - sizes["both"][0] - panel) <= 2  # one panel per perturbed modality
+    assert sizes["subsets"][1] == sizes["both"][1] == round(4.5 * 110)
 
 
 def test_write_report_writes_every_file(tmp_path) -> None:

@@ -180,9 +180,13 @@ def render(rows: Iterable[Mapping[str, Any]], fmt: str, **kwargs: Any) -> str:
 
 def plot_rows(rows: Iterable[Mapping[str, Any]], path: str | Path, *, title: str | None = None,
               metric: str = "accuracy") -> Path:
-    """PNG with one panel per kind: a grouped bar chart for subsets, metric-vs-level lines otherwise.
+    """PNG with one panel per kind (and per perturbed modality): bars for subsets, curves otherwise.
 
-    Bars and points are the seeds' mean, error bars their std; one line per (target, modality).
+    Subsets are a grouped bar chart (x = modalities present, one bar per target); every other
+    kind is ``metric`` against level, one panel per modality and one line per target (one panel
+    holding every target × modality is unreadable past a few targets). Bars and points are the
+    seeds' mean, error bars their std; a target keeps its colour in every panel, and one legend
+    sits to the right of the panels.
     """
     import matplotlib
 
@@ -190,20 +194,34 @@ def plot_rows(rows: Iterable[Mapping[str, Any]], path: str | Path, *, title: str
     import matplotlib.pyplot as plt
 
     summary = summarize(rows)
-    kinds = list(dict.fromkeys(e["kind"] for e in summary))
-    fig, axes = plt.subplots(1, len(kinds), figsize=(6.5 * len(kinds), 4.5), squeeze=False)
-    for ax, kind in zip(axes[0], kinds, strict=True):
-        entries = [e for e in summary if e["kind"] == kind]
+    panels = list(dict.fromkeys((e["kind"], None if e["kind"] == "subset" else e["modality"]) for e in summary))
+    targets = list(dict.fromkeys(e["target"] for e in summary))
+    cmap = plt.get_cmap("tab10" if len(targets) <= 10 else "tab20")
+    colours = {t: cmap(i % cmap.N) for i, t in enumerate(targets)}
+    widths = [2.0 if kind == "subset" else 1.0 for kind, _ in panels]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * sum(widths) + 2.6, 4.5), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
+    for ax, (kind, modality) in zip(axes[0], panels, strict=True):
+        entries = [e for e in summary if e["kind"] == kind and (kind == "subset" or e["modality"] == modality)]
         if kind == "subset":
-            _bars(ax, entries, metric)
+            _bars(ax, entries, metric, colours)
+            ax.set_title("modality subsets")
         else:
-            _lines(ax, entries, metric)
-        ax.set_title(kind.replace("_", " "))
+            _lines(ax, entries, metric, colours)
+            ax.set_title(kind.replace("_", " ") + ("" if modality is None else f" on {modality}"))
         ax.set_ylabel(f"{metric} (%)")
         ax.grid(alpha=0.3)
+    curve_axes = [ax for ax, (kind, _) in zip(axes[0], panels, strict=True) if kind != "subset"]
+    if curve_axes:  # one y range for every curve panel, so the modalities' drops compare by eye
+        lo = min(ax.get_ylim()[0] for ax in curve_axes)
+        hi = max(ax.get_ylim()[1] for ax in curve_axes)
+        for ax in curve_axes:
+            ax.set_ylim(lo, hi)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[t]) for t in targets]
+    fig.legend(handles, targets, loc="center right", fontsize=8, frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1 - 2.4 / (4.2 * sum(widths) + 2.6), 1))
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
@@ -211,7 +229,7 @@ def plot_rows(rows: Iterable[Mapping[str, Any]], path: str | Path, *, title: str
     return out
 
 
-def _bars(ax: Any, entries: list[dict[str, Any]], metric: str) -> None:
+def _bars(ax: Any, entries: list[dict[str, Any]], metric: str, colours: Mapping[str, Any]) -> None:
     conditions = list(dict.fromkeys(e["condition"] for e in entries))
     targets = list(dict.fromkeys(e["target"] for e in entries))
     width = 0.8 / len(targets)
@@ -220,22 +238,18 @@ def _bars(ax: Any, entries: list[dict[str, Any]], metric: str) -> None:
         xs = [i + (k - (len(targets) - 1) / 2) * width for i in range(len(conditions))]
         ys = [100 * by[c][metric] if c in by else math.nan for c in conditions]
         err = [100 * by[c][f"{metric}_std"] if c in by else 0.0 for c in conditions]
-        ax.bar(xs, ys, width, yerr=err, capsize=2, label=t)
+        ax.bar(xs, ys, width, yerr=err, capsize=1.5, color=colours[t], error_kw={"elinewidth": 0.8})
     ax.set_xticks(range(len(conditions)), conditions, rotation=30, ha="right")
     ax.set_xlabel("modalities present")
-    ax.legend(fontsize=7)
 
 
-def _lines(ax: Any, entries: list[dict[str, Any]], metric: str) -> None:
-    keys = list(dict.fromkeys((e["target"], e["modality"]) for e in entries))
-    for target, modality in keys:
-        pts = sorted((e for e in entries if (e["target"], e["modality"]) == (target, modality)),
-                     key=lambda e: e["level"])
-        label = target if modality is None else f"{target} · {modality}"
+def _lines(ax: Any, entries: list[dict[str, Any]], metric: str, colours: Mapping[str, Any]) -> None:
+    for target in dict.fromkeys(e["target"] for e in entries):
+        pts = sorted((e for e in entries if e["target"] == target), key=lambda e: e["level"])
         ax.errorbar([e["level"] for e in pts], [100 * e[metric] for e in pts],
-                    yerr=[100 * e[f"{metric}_std"] for e in pts], marker="o", capsize=2, label=label)
-    ax.set_xlabel("level (feature noise: σ in feature stds)")
-    ax.legend(fontsize=7)
+                    yerr=[100 * e[f"{metric}_std"] for e in pts], marker="o", markersize=3, capsize=2,
+                    color=colours[target], linewidth=1.2)
+    ax.set_xlabel("level (feature noise: σ in feature stds)" if entries[0]["kind"] == "feature_noise" else "level")
 
 
 def write_report(rows: Iterable[Mapping[str, Any]], out_dir: str | Path, *, stem: str = "robustness",
