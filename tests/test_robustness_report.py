@@ -156,3 +156,22 @@ def test_write_report_writes_every_file(tmp_path) -> None:
     assert {p.name for p in paths.values()} == {"rb.md", "rb.csv", "rb.json", "rb.png"}
     assert json.loads(paths["json"].read_text(encoding="utf-8"))["measures"][0]["baseline"] == "b"
     _png_size(paths["png"].read_bytes())
+
+
+def test_corruption_curves_follow_severity_not_the_unit() -> None:
+    """SNR gets worse as it falls: the curve runs clean → 20 → 10 → 0 dB along ``severity``."""
+    rows = []
+    for t, accs in {"voice": [0.8, 0.7, 0.5, 0.3], "other": [0.8, 0.8, 0.7, 0.6]}.items():
+        for rank, (level, acc) in enumerate(zip([None, 20.0, 10.0, 0.0], accs, strict=True)):
+            row = make_row(t, "snr", "audio", "clean" if level is None else f"snr {level:g} dB", level, _m(acc), 0)
+            rows.append({**row, "severity": rank, "unit": "dB"})
+    m = {c["target"]: c for c in curve_measures(rows, baseline="other")}
+    v = m["voice"]
+    assert v["levels"] == [None, 20.0, 10.0, 0.0] and v["x"] == [0.0, 1.0, 2.0, 3.0]
+    assert v["values"] == pytest.approx([0.8, 0.7, 0.5, 0.3]) and v["worst"] == pytest.approx(0.3)
+    # trapezoid over u = 0, 1/3, 2/3, 1: (1.5 + 1.2 + 0.8) / 6
+    assert v["relative_robustness"] == pytest.approx(3.5 / 6)
+    # drops 0, .1, .3, .5 against 0, 0, .1, .2
+    assert v["effective_robustness"] == pytest.approx(-0.6)
+    assert summarize(rows)[0]["level"] is None and summarize(rows)[1]["severity"] == 1
+    assert "| voice | snr | clean | — |" in to_markdown(rows)

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from emofuse.registry import Registry
 from emofuse.robustness.metrics import effective_robustness, relative_robustness
-from emofuse.robustness.rows import KEY_COLUMNS, METRICS, check_rows, summarize
+from emofuse.robustness.rows import KEY_COLUMNS, METRICS, check_rows, curve_position, summarize
 
 __all__ = ["FORMATS", "curve_measures", "pivot_markdown", "plot_rows", "render", "to_csv", "to_json", "to_markdown",
            "to_table", "write_report"]
@@ -117,7 +117,9 @@ def curve_measures(rows: Iterable[Mapping[str, Any]], *, baseline: str | None = 
     """Relative and effective robustness of every curve (seeds averaged first).
 
     A curve is the rows of one (target, kind, modality) with at least two levels; ``subset``
-    rows are not a curve (several conditions share a level) and are left out.
+    rows are not a curve (several conditions share a level) and are left out. Points are
+    ordered and integrated along ``severity`` (0 clean, 1, 2, ...: evenly spaced, as on
+    MultiBench's grid) where the rows have it, else along ``level``; ``x`` says which.
 
     Args:
         rows: Rows in the common format.
@@ -127,28 +129,28 @@ def curve_measures(rows: Iterable[Mapping[str, Any]], *, baseline: str | None = 
         metric: Which metric the curve follows.
 
     Returns:
-        ``{"target", "kind", "modality", "metric", "levels", "values", "clean", "worst",
+        ``{"target", "kind", "modality", "metric", "levels", "x", "values", "clean", "worst",
         "relative_robustness", "effective_robustness", "baseline"}`` per curve.
     """
-    curves: dict[tuple[Any, ...], dict[float, float]] = {}
+    curves: dict[tuple[Any, ...], dict[float, tuple[float | None, float]]] = {}
     for e in summarize(rows):
         if e["kind"] == "subset":
             continue
-        curves.setdefault((e["target"], e["kind"], e["modality"]), {})[e["level"]] = e[metric]
+        curves.setdefault((e["target"], e["kind"], e["modality"]), {})[curve_position(e)] = (e["level"], e[metric])
     out = []
     for (target, kind, modality), pts in curves.items():
         if len(pts) < 2:
             continue
-        levels = sorted(pts)
-        values = [pts[v] for v in levels]
+        xs = sorted(pts)
+        values = [pts[x][1] for x in xs]
         ref = curves.get((baseline, kind, modality)) if baseline is not None else None
         eff = None
-        if ref is not None and sorted(ref) == levels:
-            eff = effective_robustness(levels, values, [ref[v] for v in levels])
-        out.append({"target": target, "kind": kind, "modality": modality, "metric": metric, "levels": levels,
-                    "values": values, "clean": values[0], "worst": min(values),
-                    "relative_robustness": relative_robustness(levels, values), "effective_robustness": eff,
-                    "baseline": baseline if eff is not None else None})
+        if ref is not None and sorted(ref) == xs:
+            eff = effective_robustness(xs, values, [ref[x][1] for x in xs])
+        out.append({"target": target, "kind": kind, "modality": modality, "metric": metric,
+                    "levels": [pts[x][0] for x in xs], "x": xs, "values": values, "clean": values[0],
+                    "worst": min(values), "relative_robustness": relative_robustness(xs, values),
+                    "effective_robustness": eff, "baseline": baseline if eff is not None else None})
     return out
 
 
@@ -245,11 +247,19 @@ def _bars(ax: Any, entries: list[dict[str, Any]], metric: str, colours: Mapping[
 
 def _lines(ax: Any, entries: list[dict[str, Any]], metric: str, colours: Mapping[str, Any]) -> None:
     for target in dict.fromkeys(e["target"] for e in entries):
-        pts = sorted((e for e in entries if e["target"] == target), key=lambda e: e["level"])
-        ax.errorbar([e["level"] for e in pts], [100 * e[metric] for e in pts],
+        pts = sorted((e for e in entries if e["target"] == target), key=curve_position)
+        ax.errorbar([curve_position(e) for e in pts], [100 * e[metric] for e in pts],
                     yerr=[100 * e[f"{metric}_std"] for e in pts], marker="o", markersize=3, capsize=2,
                     color=colours[target], linewidth=1.2)
-    ax.set_xlabel("level (feature noise: σ in feature stds)" if entries[0]["kind"] == "feature_noise" else "level")
+    if entries[0]["kind"] == "feature_noise":
+        ax.set_xlabel("level (σ in feature stds)")
+    elif any(e.get("severity") is not None for e in entries):  # ranks on the axis, the real levels as labels
+        ticks = {curve_position(e): "clean" if e["level"] is None else f"{e['level']:g}" for e in entries}
+        ax.set_xticks(list(ticks), list(ticks.values()))
+        unit = next((e["unit"] for e in entries if e.get("unit")), None)
+        ax.set_xlabel("level, mildest → worst" + (f" ({unit})" if unit else ""))
+    else:
+        ax.set_xlabel("level")
 
 
 def write_report(rows: Iterable[Mapping[str, Any]], out_dir: str | Path, *, stem: str = "robustness",

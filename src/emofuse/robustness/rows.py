@@ -25,13 +25,16 @@ from typing import Any
 
 from emofuse.errors import DataError
 
-__all__ = ["KEY_COLUMNS", "METRICS", "check_rows", "curve_key", "make_row", "summarize"]
+__all__ = ["KEY_COLUMNS", "METRICS", "ORDER_KEYS", "check_rows", "curve_key", "curve_position", "make_row", "summarize"]
 
 #: The metrics every row carries (fractions in ``[0, 1]``), in display order.
 METRICS: tuple[str, ...] = ("accuracy", "f1_macro", "f1_weighted", "uar")
 #: Columns that identify a row (with ``seed``); everything else is a measurement.
 KEY_COLUMNS: tuple[str, ...] = ("target", "kind", "modality", "condition", "level")
 _REQUIRED = (*KEY_COLUMNS, "n", *METRICS, "seed")
+#: Optional keys kept by :func:`summarize`: ``severity`` (int rank, 0 clean, growing with damage,
+#: for corruptions whose unit gets worse as it falls, e.g. SNR in dB) and ``unit`` of ``level``.
+ORDER_KEYS: tuple[str, ...] = ("severity", "unit")
 
 
 def make_row(target: str, kind: str, modality: str | None, condition: str, level: float | None,
@@ -63,6 +66,12 @@ def check_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def curve_position(entry: Mapping[str, Any]) -> float:
+    """Where a row sits along its curve: its ``severity`` rank if it has one, else its level (None = 0)."""
+    sev = entry.get("severity")
+    return float(sev) if sev is not None else _level(entry.get("level"))
+
+
 def curve_key(row: Mapping[str, Any]) -> tuple[str, str, str | None]:
     """``(target, kind, modality)``: the rows of one curve share it and differ in ``level``."""
     return (row["target"], row["kind"], row["modality"])
@@ -84,16 +93,20 @@ def summarize(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
     Returns:
         Entries with the key columns, ``n`` (of the first seed), ``seeds`` (how many rows were
-        averaged) and, per metric, ``<metric>`` (mean) and ``<metric>_std`` (sample std; 0 for
-        one seed), in the order the conditions first appear.
+        averaged), ``severity`` / ``unit`` where the rows have them and, per metric,
+        ``<metric>`` (mean) and ``<metric>_std`` (sample std; 0 for one seed), in the order the
+        conditions first appear. ``level`` is the first row's (``None`` stays ``None``).
     """
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in check_rows(rows):
         groups.setdefault((*curve_key(r), r["condition"], _level(r["level"])), []).append(r)
     out = []
-    for (target, kind, modality, condition, level), members in groups.items():
+    for (target, kind, modality, condition, _), members in groups.items():
         entry: dict[str, Any] = {"target": target, "kind": kind, "modality": modality, "condition": condition,
-                                 "level": level, "n": members[0]["n"], "seeds": len(members)}
+                                 "level": members[0]["level"], "n": members[0]["n"], "seeds": len(members)}
+        for k in ORDER_KEYS:  # corruption sweeps rank their levels mildest → worst
+            if members[0].get(k) is not None:
+                entry[k] = members[0][k]
         for k in METRICS:
             entry[k], entry[f"{k}_std"] = _mean_std([m[k] for m in members])
         out.append(entry)
