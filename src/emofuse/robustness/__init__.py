@@ -65,5 +65,6 @@ __all__ = [
     "write_report",
 ]
 
-# Raw-media corruptions and expert sweeps (emofuse.robustness.corrupt / .experts) are written
-# separately; the lead wires their public names in here once those modules exist.
+# Raw-media corruptions, expert sweeps and analysis sweeps (emofuse.robustness.corrupt, .experts,
+# .media) are written separately and produce the same rows; their public names (corrupt,
+# list_corruptions, expert_sweep, analysis_sweep, ...) are wired in here by the lead.
