@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+from emofuse.robustness.corrupt import CORRUPTIONS, corrupt, get_corruption, list_corruptions
+from emofuse.robustness.experts import expert_sweep
 from emofuse.robustness.features import (
     DEFAULT_NOISE_LEVELS,
     add_feature_noise,
@@ -22,6 +24,7 @@ from emofuse.robustness.features import (
     noise_rows,
     subset_rows,
 )
+from emofuse.robustness.media import CorruptedExpert, analysis_sweep, corrupting_resources
 from emofuse.robustness.metrics import effective_robustness, minmax_normalize, relative_robustness
 from emofuse.robustness.report import (
     FORMATS,
@@ -38,6 +41,14 @@ from emofuse.robustness.report import (
 from emofuse.robustness.rows import METRICS, check_rows, make_row, summarize
 
 __all__ = [
+    "CORRUPTIONS",
+    "CorruptedExpert",
+    "analysis_sweep",
+    "corrupt",
+    "corrupting_resources",
+    "expert_sweep",
+    "get_corruption",
+    "list_corruptions",
     "DEFAULT_NOISE_LEVELS",
     "FORMATS",
     "METRICS",
@@ -64,7 +75,3 @@ __all__ = [
     "to_table",
     "write_report",
 ]
-
-# Raw-media corruptions, expert sweeps and analysis sweeps (emofuse.robustness.corrupt, .experts,
-# .media) are written separately and produce the same rows; their public names (corrupt,
-# list_corruptions, expert_sweep, analysis_sweep, ...) are wired in here by the lead.
