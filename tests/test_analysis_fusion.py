@@ -185,6 +185,9 @@ def test_the_voice_expert_reads_the_segment_with_its_card_padding() -> None:
     path = VoicePath.__new__(VoicePath)
     VoicePath.__mro__[1].__init__(path)
     path.expert, path.share = _Expert(), False
+    from emofuse.analysis.config import AnalyzeConfig
+
+    path.ctx = type("Ctx", (), {"config": AnalyzeConfig()})()  # explain off: nothing beyond the reading
     seg = Segment(start=1.0, end=2.0, source="vad", audio=np.ones(16000, np.float32), speech_prob=0.9)
     res = path.read([seg])[0]
     assert res.ok and seen == [16000 + 2 * 8000]
