@@ -262,6 +262,9 @@ def test_word_errors_on_everyday_sentences_match_the_level_on_average():
                 errs += word_error_rate(s, hyp) * len(s.split())
         assert errs / n_ref == pytest.approx(wer, abs=0.03)
     assert corrupt("word_errors", "   ", 0.5) == "   "
+    # a text is never erased: all-deletions become one substitution (still one error per word)
+    outs = [corrupt("word_errors", "wow", 1.0, seed=s, mix=(0, 1, 0)) for s in range(5)]
+    assert all(len(o.split()) == 1 and o != "wow" for o in outs)
     assert corrupt("word_errors", "keep me as i am", 0.0) == "keep me as i am"
     with pytest.raises(ConfigError, match="mix"):
         corrupt("word_errors", "a b c d", 0.5, mix=(1, -1, 0))

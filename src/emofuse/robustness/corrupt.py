@@ -435,6 +435,8 @@ def _word_errors(x: str, level: float, rng: np.random.Generator, *,
     # an insertion followed by a deletion with only substitutions between them is cheaper to align as
     # substitutions (``a [+x] b [-c]`` is 2 edits, not 3). Ordering each run of consecutive edited words
     # as deletions, substitutions, insertions keeps every edit separate, so the achieved WER is the level.
+    if (at == 1).all():  # deleting every word leaves nothing to classify: one of them is substituted instead
+        at[int(rng.integers(n))] = 0
     edited = np.flatnonzero(at >= 0)
     for run in np.split(edited, np.flatnonzero(np.diff(edited) > 1) + 1):
         at[run] = sorted(at[run].tolist(), key=(1, 0, 2).index)
