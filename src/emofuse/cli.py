@@ -149,6 +149,11 @@ def evaluate(
     usage: Annotated[str | None, typer.Option(help="FER2013 Usage filter, e.g. PublicTest.")] = None,
     text_column: Annotated[str | None, typer.Option(help="Text column (generic text tables).")] = None,
     label_column: Annotated[str | None, typer.Option(help="Label column (generic tables/CSV).")] = None,
+    path_column: Annotated[str | None, typer.Option(help="Audio-file column of an audio list (default: path; "
+        "absolute paths, or relative to the list's folder).")] = None,
+    id_column: Annotated[str | None, typer.Option(help="Item-id column (default: the path or row as written).")]
+        = None,
+    speaker_column: Annotated[str | None, typer.Option(help="Speaker column (audio lists, text tables).")] = None,
     label_map: Annotated[Path | None, typer.Option(help="JSON/YAML mapping of raw label names.")] = None,
     label_space: Annotated[str | None, typer.Option(help="Label space of the corpus labels.")] = None,
     view: Annotated[str | None, typer.Option(help="GoEmotions view: goemotions28 or ekman7.")] = None,
@@ -166,6 +171,7 @@ def evaluate(
             raise MissingFileError(f"--weights: no card.json in {weights} (a folder with head.safetensors + card.json)")
         metrics = _evaluate_expert(model, data, fmt, split=split, usage=usage, text_column=text_column,
                                    label_column=label_column, label_map=label_map, label_space=label_space,
+                                   path_column=path_column, id_column=id_column, speaker_column=speaker_column,
                                    view=view, predictions=predictions, by=by, weights=weights)
     elif weights is not None:
         raise ConfigError("--weights goes with a shipped expert's name; a checkpoint folder holds its own weights")

@@ -3,6 +3,9 @@
 * ``emofuse robustness features CHECKPOINT DATASET``: a trained zoo checkpoint on a feature
   dataset: the metrics for every subset of its modalities and under growing Gaussian feature
   noise on each modality (:func:`emofuse.robustness.feature_rows`).
+* ``emofuse robustness expert NAME CORPUS``: a shipped voice, face or text expert on a labelled
+  corpus (any file ``emofuse evaluate`` reads), clean and under each registered corruption of its
+  raw input at growing severity (:func:`emofuse.robustness.expert_sweep`), scored in ``ekman7``.
 
 Prints a table (or Markdown / JSON / CSV with ``--format``); ``--out DIR`` also writes
 ``robustness.{md,csv,json,png}``. Part of the command line (layer 1): it uses only public names.
@@ -18,7 +21,7 @@ from rich.console import Console
 
 from emofuse.errors import ConfigError, EmofuseError, MissingFileError
 
-__all__ = ["APPS", "app", "features_cmd"]
+__all__ = ["APPS", "app", "expert_cmd", "features_cmd"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -92,9 +95,102 @@ def features_cmd(
         err_console.print(f"wrote {', '.join(str(p) for p in paths.values())}", highlight=False, soft_wrap=True)
 
 
-# ``emofuse robustness expert NAME DATA --corruption C --levels ...`` (raw-media corruptions
-# through an expert) belongs here: emofuse.robustness.experts provides the sweep; its command
-# is registered on ``app`` beside ``features`` once that module exists.
+_AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac")
+
+
+def _bank_files(bank: Path) -> list[Path]:
+    """Audio files in ``bank`` (a folder, searched recursively, or one file)."""
+    if not bank.exists():
+        raise MissingFileError(f"--bank: not found: {bank}")
+    files = [bank] if bank.is_file() else sorted(p for p in bank.rglob("*") if p.suffix.lower() in _AUDIO_SUFFIXES)
+    if not files:
+        raise ConfigError(f"--bank: no audio files ({', '.join(_AUDIO_SUFFIXES)}) in {bank}")
+    return files
+
+
+@app.command("expert")
+def expert_cmd(
+    name: Annotated[str, typer.Argument(help="A shipped voice, face or text expert (emofuse models list).",
+                                        show_default=False)],
+    data: Annotated[Path, typer.Argument(help="A labelled corpus file or folder (what emofuse evaluate reads).",
+                                         show_default=False)],
+    corruption: Annotated[str | None, typer.Option("--corruption", "-c", help="Comma-separated corruptions of the "
+        "expert's modality (default: all of them; babble_noise needs other talkers, see --bank).")] = None,
+    levels: Annotated[str | None, typer.Option("--levels", help="Comma-separated levels in the corruption's unit "
+        "(one corruption only; default its standard levels).")] = None,
+    bank: Annotated[Path | None, typer.Option("--bank", help="Folder of speech by other talkers for babble_noise "
+        "(default: the corpus's files of speakers not scored).")] = None,
+    weights: Annotated[Path | None, typer.Option(help="Another weights folder for the expert (a retrained head).")]
+        = None,
+    limit: Annotated[int | None, typer.Option(help="Score a random sample of N usable items (seeded by --seed).")]
+        = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write robustness.{md,csv,json,png} here.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Printed format: table, markdown, json or csv.")] = "table",
+    data_format: Annotated[str, typer.Option("--data-format", help="Corpus reader name, or auto.")] = "auto",
+    usage: Annotated[str | None, typer.Option(help="FER2013 Usage filter, e.g. PublicTest.")] = None,
+    view: Annotated[str | None, typer.Option(help="GoEmotions view: goemotions28 or ekman7.")] = None,
+    text_column: Annotated[str | None, typer.Option(help="Text column (generic text tables).")] = None,
+    label_column: Annotated[str | None, typer.Option(help="Label column (generic tables/CSV).")] = None,
+    label_space: Annotated[str | None, typer.Option(help="Label space of the corpus labels.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the corruption draws (per item, the same at every level).")]
+        = 0,
+    batch_size: Annotated[int, typer.Option(help="Items per expert call.")] = 32,
+) -> None:
+    """An expert's accuracy/UAR on a corpus, clean and as its raw input is corrupted more and more."""
+    import emofuse.robustness as rb
+    from emofuse.experts import load_expert
+
+    try:
+        rb.FORMATS.get(fmt)
+        if not data.exists():
+            raise MissingFileError(f"corpus not found: {data}")
+        expert = load_expert(name, weights) if weights is not None else load_expert(name)
+        names = ([c.strip() for c in corruption.split(",") if c.strip()] if corruption else
+                 rb.list_corruptions(getattr(expert, "modality", None)))
+        specs = [rb.get_corruption(c) for c in names]  # unknown names raise with close matches
+        level_list = _parse_level_list(levels, names) if levels else None
+        options = {k: v for k, v in {"usage": usage, "view": view, "text_column": text_column,
+                                     "label_column": label_column, "label_space": label_space}.items()
+                   if v is not None}
+        inputs = rb.corpus_inputs(expert, data, format=data_format, limit=limit, seed=seed, **options)
+        rows: list[dict] = []
+        for spec in specs:
+            ctx: dict = {}
+            if spec.name == "babble_noise":
+                try:
+                    ctx = {"bank": rb.babble_bank(inputs, seed=seed,
+                                                  sources=_bank_files(bank) if bank is not None else None)}
+                except EmofuseError as exc:
+                    if corruption:  # asked for by name: an error
+                        raise
+                    err_console.print(f"skipping babble_noise: {exc}", highlight=False, soft_wrap=True)
+                    continue
+            rows += rb.expert_sweep(expert, inputs.items, inputs.labels, spec.name, level_list, seed=seed,
+                                    batch_size=batch_size, progress=True, target=name, **ctx)
+        skipped = ", ".join(f"{k}: {v}" for k, v in inputs.skipped.items())
+        title = f"Robustness of {name} on {data.name} (n={len(inputs.labels)}" + (f"; left out {skipped})"
+                                                                                 if skipped else ")")
+        text = rb.render(rows, fmt, title=title)
+        if out is not None:
+            paths = rb.write_report(rows, out, title=title, meta={
+                "expert": name, "weights": str(weights) if weights else None, "data": str(data), "seed": seed,
+                "n": len(inputs.labels), "skipped": inputs.skipped, "corruptions": [s.name for s in specs]})
+    except EmofuseError as exc:
+        raise _fail(exc) from None
+    print(text, end="")
+    if out is not None:
+        err_console.print(f"wrote {', '.join(str(p) for p in paths.values())}", highlight=False, soft_wrap=True)
+
+
+def _parse_level_list(text: str, names: list[str]) -> list[float]:
+    if len(names) != 1:
+        raise ConfigError(f"--levels goes with one --corruption (units differ); got {len(names)}: {', '.join(names)}")
+    try:
+        return parse_levels(text)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("--noise-levels", "--levels").replace("0,0.25,0.5,1,2", "30,20,10")) \
+            from None
+
 
 #: Sub-command groups for :mod:`emofuse.cli` (``app.add_typer``), by name.
 APPS = {"robustness": app}

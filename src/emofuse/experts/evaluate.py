@@ -38,8 +38,12 @@ EKMAN = get_label_space("ekman7").classes
 _SHOWN_IDS = 10
 
 
-def _input(expert: Expert, item: Any, detector: Any) -> tuple[Any, str | None]:
-    """What the expert eats for one corpus item, or ``(None, reason)`` for an item it cannot use."""
+def expert_input(expert: Expert, item: Any, detector: Any = None) -> tuple[Any, str | None]:
+    """What the expert eats for one corpus item, or ``(None, reason)`` for an item it cannot use.
+
+    Text → the string; face → FER pixels as given, or the 48x48 grey crop of an image file
+    (``(None, "no_face")`` / ``(None, "unreadable")`` when it has none); voice → the file path.
+    """
     if expert.modality == "text":
         if not item.text:
             raise DataError(f"item {item.id}: no text for a text expert")
@@ -132,7 +136,7 @@ def evaluate_expert(
     for start in range(0, len(all_items), batch_size):
         inputs = []
         for k, it in enumerate(all_items[start:start + batch_size], start=start):
-            x, reason = _input(expert, it, detector)
+            x, reason = expert_input(expert, it, detector)
             if reason is not None:
                 skipped.setdefault(reason, []).append(it)
                 continue

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+from emofuse.robustness.corpus import CorpusInputs, babble_bank, corpus_inputs
 from emofuse.robustness.corrupt import CORRUPTIONS, corrupt, get_corruption, list_corruptions
 from emofuse.robustness.experts import expert_sweep
 from emofuse.robustness.features import (
@@ -42,8 +43,11 @@ from emofuse.robustness.rows import METRICS, check_rows, make_row, summarize
 
 __all__ = [
     "CORRUPTIONS",
+    "CorpusInputs",
     "CorruptedExpert",
     "analysis_sweep",
+    "babble_bank",
+    "corpus_inputs",
     "corrupt",
     "corrupting_resources",
     "expert_sweep",

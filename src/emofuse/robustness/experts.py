@@ -158,11 +158,12 @@ def expert_sweep(expert: Any, items: Any, labels: Sequence[Any], corruption: str
     seeds = item_seeds(len(data), seed)
     name = target or str(getattr(expert, "name", type(expert).__name__))
 
+    from rich.console import Console
     from rich.progress import Progress
 
     rows = []
     n_batches = -(-len(data) // int(batch_size))
-    with Progress(disable=not progress, transient=True) as bar:
+    with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:  # stdout stays data
         task = bar.add_task(f"{name} · {corruption}", total=len(order) * n_batches)
         for rank, level in enumerate(order):
             corrupted = corrupt_items(data, corruption, level, modality, seeds, **ctx)

@@ -154,10 +154,11 @@ def analysis_sweep(files: Sequence[str | Path], labels: str | Path,
     cfg = config if isinstance(config, AnalyzeConfig) else AnalyzeConfig.from_dict(config)
     runs: list[tuple[str | None, str, float | None]] = [(None, "clean", None)]
     runs += [(m, c, float(lv)) for m, c, levels in conditions for lv in levels]
+    from rich.console import Console
     from rich.progress import Progress
 
     out: list[dict[str, Any]] = []
-    with Progress(disable=not progress, transient=True) as bar:
+    with Progress(console=Console(stderr=True), disable=not progress, transient=True) as bar:  # stdout stays data
         task = bar.add_task("analysis robustness", total=len(runs) * len(files))
         for modality, corruption, level in runs:
             res = []
