@@ -49,7 +49,7 @@ from torch import Tensor, nn
 
 from emofuse.errors import CheckpointError, ConfigError, DataError
 from emofuse.experts.base import Expert, ExpertNeeds, read_card, read_weights, register_expert
-from emofuse.media.audio import MIN_DURATION_S, check_waveform, load_audio
+from emofuse.media.audio import MIN_DURATION_S, check_waveform, estimate_snr_db, load_audio
 
 __all__ = [
     "FEATURE_NAMES",
@@ -344,7 +344,8 @@ class VoiceEkmanExpert(Expert):
     list of them. Waveforms may be ``(T,)`` mono or ``(C, T)`` multichannel at any rate (they
     are averaged to mono and resampled to 16 kHz). Empty, too short (< 0.25 s), silent or
     non-finite audio raises :class:`~emofuse.errors.DataError`. ``info["duration_s"]`` gives
-    each input's duration, ``info["voiced_fraction"]`` the share of active frames with pitch.
+    each input's duration, ``info["voiced_fraction"]`` the share of active frames with pitch,
+    ``info["snr_db"]`` a blind SNR estimate (:func:`emofuse.media.audio.estimate_snr_db`).
     """
 
     name = "voice-ekman"
@@ -389,5 +390,6 @@ class VoiceEkmanExpert(Expert):
         logits = self.head(torch.from_numpy(feats)).double().numpy()
         vf = FEATURE_NAMES.index("voiced_fraction")
         info = {"duration_s": [round(len(w) / SAMPLE_RATE, 3) for w in waves],
-                "voiced_fraction": [round(float(f[vf]), 3) for f in feats]}
+                "voiced_fraction": [round(float(f[vf]), 3) for f in feats],
+                "snr_db": [round(estimate_snr_db(w, SAMPLE_RATE), 1) for w in waves]}
         return logits, logits.copy(), info

@@ -52,7 +52,7 @@ from emofuse.experts.whisper_features import (
     WhisperEncoder,
     pool_frames,
 )
-from emofuse.media.audio import MIN_DURATION_S
+from emofuse.media.audio import MIN_DURATION_S, estimate_snr_db
 
 __all__ = ["FEATURE_SETS", "VoiceWhisperExpert"]
 
@@ -162,7 +162,8 @@ class VoiceWhisperExpert(Expert):
         feats = self.features_of(waves, (shared or {}).get(SHARED_PASS))
         logits = self.head(torch.from_numpy(feats)).double().numpy()
         info: dict[str, list[Any]] = {"duration_s": [round(len(w) / SAMPLE_RATE, 3) for w in waves],
-                                      "truncated": [len(w) > MAX_SAMPLES for w in waves]}
+                                      "truncated": [len(w) > MAX_SAMPLES for w in waves],
+                                      "snr_db": [round(estimate_snr_db(w, SAMPLE_RATE), 1) for w in waves]}
         if self.feature_set == "whisper+hc":  # the hand-crafted part measures it; say so only then
             vf = N_WHISPER_FEATURES + FEATURE_NAMES.index("voiced_fraction")
             info["voiced_fraction"] = [round(float(f[vf]), 3) for f in feats]

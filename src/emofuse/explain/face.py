@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from emofuse.errors import ConfigError, DataError, UnknownNameError
 from emofuse.experts.base import ExpertOutput
 from emofuse.experts.face import FaceExpert, _as_crops
+from emofuse.explain.deletion import check_deletion_args, deletion_result
 from emofuse.media.face import CROP_SIZE, preprocess_batch
 
 __all__ = ["CELL", "face_deletion_curve", "face_forward", "face_heatmaps", "overlay_png"]
@@ -270,11 +271,7 @@ def face_deletion_curve(expert: FaceExpert, crops: Any, *, fractions: Sequence[f
         DataError: Bad crops (as :func:`face_heatmaps`).
         ConfigError: A fraction outside (0, 1], ``n_random`` < 1, or bad targets.
     """
-    fr = [float(f) for f in fractions]
-    if not fr or any(not 0.0 < f <= 1.0 for f in fr):
-        raise ConfigError(f"face_deletion_curve: fractions must be in (0, 1], got {list(fractions)}")
-    if int(n_random) < 1:
-        raise ConfigError(f"face_deletion_curve: n_random must be >= 1, got {n_random}")
+    fr = check_deletion_args("face_deletion_curve", fractions, n_random)
     expert = _check_expert(expert)
     g = _as_crops(crops).astype(np.float64)
     maps = face_heatmaps(expert, g, targets=targets)
@@ -295,20 +292,14 @@ def face_deletion_curve(expert: FaceExpert, crops: Any, *, fractions: Sequence[f
                              for i in range(0, len(images), batch_size)])
         return ek[np.arange(n), tgt].astype(np.float64)
 
-    top, rand, top_sd, rand_sd = [], [], [], []
-    for k in ks:
+    top, rand = np.zeros((n, len(ks))), np.zeros((n, len(ks)))
+    for j, k in enumerate(ks):
         cells = np.zeros((n, n_cells), dtype=bool)
         np.put_along_axis(cells, order[:, :k], True, axis=1)
-        d_top = p_full - target_prob(occlude(cells))
-        d_rand = np.zeros(n)
+        top[:, j] = p_full - target_prob(occlude(cells))
         for _ in range(int(n_random)):
             pick = np.argsort(rng.random((n, n_cells)), axis=1)[:, :k]
             cells = np.zeros((n, n_cells), dtype=bool)
             np.put_along_axis(cells, pick, True, axis=1)
-            d_rand += (p_full - target_prob(occlude(cells))) / int(n_random)
-        top.append(float(d_top.mean()))
-        rand.append(float(d_rand.mean()))
-        top_sd.append(float(d_top.std()))
-        rand_sd.append(float(d_rand.std()))
-    return {"fractions": fr, "n_cells": ks, "top": top, "random": rand, "top_std": top_sd,
-            "random_std": rand_sd, "n_items": n, "target_prob_full": float(p_full.mean())}
+            rand[:, j] += (p_full - target_prob(occlude(cells))) / int(n_random)
+    return deletion_result(fr, top, rand, p_full, n_cells=ks)

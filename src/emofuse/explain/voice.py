@@ -33,6 +33,7 @@ import numpy as np
 from emofuse.errors import ConfigError, DataError, UnknownNameError
 from emofuse.experts.base import ExpertOutput
 from emofuse.experts.voice import SAMPLE_RATE, frame_features
+from emofuse.explain.deletion import check_deletion_args, deletion_result
 from emofuse.media.audio import SILENCE_PEAK, check_waveform
 
 __all__ = ["SILENT_FLOOR_DB", "prosody_summary", "voice_deletion_curve", "voice_occlusion"]
@@ -256,11 +257,7 @@ def voice_deletion_curve(expert: Any, items: Sequence[tuple[np.ndarray, int]], *
         DataError: Bad waves (as :func:`voice_occlusion`), or no items.
         ConfigError: A fraction outside (0, 1], ``n_random`` < 1, bad targets or windows.
     """
-    fr = [float(f) for f in fractions]
-    if not fr or any(not 0.0 < f <= 1.0 for f in fr):
-        raise ConfigError(f"voice_deletion_curve: fractions must be in (0, 1], got {list(fractions)}")
-    if int(n_random) < 1:
-        raise ConfigError(f"voice_deletion_curve: n_random must be >= 1, got {n_random}")
+    fr = check_deletion_args("voice_deletion_curve", fractions, n_random)
     items = list(items)
     if not items:
         raise DataError("voice_deletion_curve: got no items")
@@ -298,6 +295,4 @@ def voice_deletion_curve(expert: Any, items: Sequence[tuple[np.ndarray, int]], *
         p_full.append(occ["prob"])
         top[i] = occ["prob"] - q[:, 0]
         rand[i] = (occ["prob"] - q[:, 1:]).mean(1)
-    return {"fractions": fr, "top": top.mean(0).tolist(), "random": rand.mean(0).tolist(),
-            "top_std": top.std(0).tolist(), "random_std": rand.std(0).tolist(), "n_items": len(items),
-            "target_prob_full": float(np.mean(p_full)), "mean_cells": float(np.mean(cells_n))}
+    return deletion_result(fr, top, rand, np.asarray(p_full), mean_cells=float(np.mean(cells_n)))

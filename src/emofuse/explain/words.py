@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from emofuse.errors import ConfigError, UnknownNameError
 from emofuse.experts._minilm import check_texts
 from emofuse.experts.base import ExpertOutput
+from emofuse.explain.deletion import check_deletion_args, deletion_result
 from emofuse.labels import mapping_matrix
 
 __all__ = ["integrated_gradients", "text_forward", "word_attributions", "word_deletion_curve"]
@@ -289,11 +290,7 @@ def word_deletion_curve(expert: Any, texts: list[str], *, fractions: Sequence[fl
         DataError: Bad texts (as :func:`word_attributions`).
         ConfigError: A fraction outside (0, 1], ``n_random`` < 1, or bad targets.
     """
-    fr = [float(f) for f in fractions]
-    if not fr or any(not 0.0 < f <= 1.0 for f in fr):
-        raise ConfigError(f"word_deletion_curve: fractions must be in (0, 1], got {list(fractions)}")
-    if int(n_random) < 1:
-        raise ConfigError(f"word_deletion_curve: n_random must be >= 1, got {n_random}")
+    fr = check_deletion_args("word_deletion_curve", fractions, n_random)
     texts = check_texts(texts)
     att = word_attributions(expert, texts, targets=targets, n_steps=n_steps)
     tgt = np.asarray([ExpertOutput.ekman_classes.index(a["target"]) for a in att])
@@ -304,8 +301,8 @@ def word_deletion_curve(expert: Any, texts: list[str], *, fractions: Sequence[fl
     def target_prob(shortened: list[str]) -> np.ndarray:
         return expert.predict(shortened).ekman[np.arange(n), tgt].astype(np.float64)
 
-    top, rand, top_sd, rand_sd, mean_k = [], [], [], [], []
-    for f in fr:
+    top, rand, mean_k = np.zeros((n, len(fr))), np.zeros((n, len(fr))), []
+    for j, f in enumerate(fr):
         ks, top_texts = [], []
         for t, a in zip(texts, att, strict=True):
             sc = np.asarray([w["score"] for w in a["words"]])
@@ -314,16 +311,10 @@ def word_deletion_curve(expert: Any, texts: list[str], *, fractions: Sequence[fl
             ks.append(k)
             best = set(int(j) for j in np.argsort(-sc, kind="stable")[:k])
             top_texts.append(_delete(t, a["words"], best))
-        d_top = p_full - target_prob(top_texts)
-        d_rand = np.zeros(n)
+        top[:, j] = p_full - target_prob(top_texts)
         for _ in range(int(n_random)):
             shortened = [_delete(t, a["words"], set(int(j) for j in rng.permutation(len(a["words"]))[:k]))
                          for t, a, k in zip(texts, att, ks, strict=True)]
-            d_rand += (p_full - target_prob(shortened)) / int(n_random)
-        top.append(float(d_top.mean()))
-        rand.append(float(d_rand.mean()))
-        top_sd.append(float(d_top.std()))
-        rand_sd.append(float(d_rand.std()))
+            rand[:, j] += (p_full - target_prob(shortened)) / int(n_random)
         mean_k.append(float(np.mean(ks)))
-    return {"fractions": fr, "top": top, "random": rand, "top_std": top_sd, "random_std": rand_sd,
-            "mean_deleted": mean_k, "n_items": n, "target_prob_full": float(p_full.mean())}
+    return deletion_result(fr, top, rand, p_full, mean_deleted=mean_k)
