@@ -19,7 +19,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import os
@@ -33,6 +32,7 @@ import torch  # noqa: E402
 
 from emofuse.data.corpora import DATA_DIR_ENV, load_corpus  # noqa: E402
 from emofuse.experts import load_expert  # noqa: E402
+from emofuse.explain.deletion import format_deletion, plot_deletion, write_deletion_csv  # noqa: E402
 from emofuse.explain.face import face_deletion_curve, face_forward, face_heatmaps, overlay_png  # noqa: E402
 from emofuse.labels import get_label_space  # noqa: E402
 
@@ -65,29 +65,6 @@ def time_heatmap(expert: object, crops: np.ndarray, reps: int = 50) -> dict[str,
     batched = 1e3 * (time.perf_counter() - t) / min(64, len(crops))
     return {"single_median_ms": float(np.median(ts)), "single_mean_ms": float(np.mean(ts)),
             "batch64_per_face_ms": batched, "threads": 1, "reps": reps}
-
-
-def plot_curve(res: dict, n: int, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    f = [0.0] + res["fractions"]
-    se = np.sqrt(n)
-    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
-    for key, colour, label in (("top", "C3", "hottest cells (Grad-CAM)"), ("random", "C0", "random cells")):
-        y = [0.0] + res[key]
-        err = [0.0] + [s / se for s in res[f"{key}_std"]]
-        ax.errorbar(f, y, yerr=err, color=colour, marker="o", capsize=3, label=label)
-    ax.set_xlabel("fraction of the 36 8x8 cells occluded (mean grey)")
-    ax.set_ylabel("mean drop of predicted-class prob. (± s.e.)")
-    ax.set_title(f"Face expert deletion test, FER2013 PublicTest (n={n})", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def plot_examples(crops: np.ndarray, maps: list[dict], labels: list[str], path: Path) -> None:
@@ -148,26 +125,17 @@ def main(argv: list[str] | None = None) -> dict:
         "deletion": res, "deletion_correct_only": res_correct,
     }
     (args.out / "face_deletion.json").write_text(json.dumps(report, indent=2) + "\n")
-    with open(args.out / "face_deletion.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["subset", "fraction", "n_cells", "top_drop", "random_drop", "top_minus_random", "top_std",
-                    "random_std", "n_items"])
-        for name, r in (("all", res), ("correct", res_correct)):
-            for i, f in enumerate(r["fractions"]):
-                w.writerow([name, f, r["n_cells"][i], f"{r['top'][i]:.4f}", f"{r['random'][i]:.4f}",
-                            f"{r['top'][i] - r['random'][i]:.4f}", f"{r['top_std'][i]:.4f}",
-                            f"{r['random_std'][i]:.4f}", r["n_items"]])
-    plot_curve(res, len(crops), args.out / "face_deletion.png")
+    curves = {"all": res, "correct": res_correct}
+    write_deletion_csv(curves, args.out / "face_deletion.csv")
+    plot_deletion(curves, args.out / "face_deletion.png", part="cells (Grad-CAM)",
+                  xlabel="fraction of the 36 8x8 cells occluded (mean grey)",
+                  title=f"Face expert deletion test, FER2013 PublicTest (n={len(crops)})")
     pick = np.linspace(0, len(crops) - 1, 8).astype(int)
     plot_examples(crops[pick], face_heatmaps(expert, crops[pick]), [y[i] for i in pick],
                   args.out / "face_examples.png")
 
     print(f"\nmean predicted-class probability of the full crops: {res['target_prob_full']:.3f}")
-    print(f"{'subset':8} {'frac':>5} {'cells':>5} {'top':>7} {'random':>7} {'top-rand':>8}")
-    for name, r in (("all", res), ("correct", res_correct)):
-        for i, f in enumerate(r["fractions"]):
-            print(f"{name:8} {f:5.2f} {r['n_cells'][i]:5d} {r['top'][i]:7.3f} {r['random'][i]:7.3f} "
-                  f"{r['top'][i] - r['random'][i]:8.3f}")
+    print(format_deletion(curves))
     print(f"\nwrote {args.out}/face_deletion.{{json,csv,png}}, face_examples.png ({time.time() - t0:.0f}s)")
     return report
 

@@ -20,7 +20,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import time
@@ -32,6 +31,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from emofuse.experts import load_expert  # noqa: E402
+from emofuse.explain.deletion import format_deletion, plot_deletion, write_deletion_csv  # noqa: E402
 from emofuse.explain.words import text_forward, word_attributions, word_deletion_curve  # noqa: E402
 from emofuse.labels import map_label  # noqa: E402
 
@@ -79,30 +79,6 @@ def time_attribution(expert: object, texts: list[str], n_steps: int, reps: int =
     words = float(np.mean([len(x.split()) for x in texts[:reps]]))
     return {"single_median_ms": float(np.median(ts)), "single_mean_ms": float(np.mean(ts)),
             "batch8_per_text_ms": batched, "mean_words": words, "n_steps": n_steps, "threads": 1, "reps": reps}
-
-
-def plot_curve(res: dict, res_c: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
-    f = [0.0] + res["fractions"]
-    for r, style, tag in ((res, "-", "all"), (res_c, "--", "correct")):
-        se = np.sqrt(r["n_items"])
-        for key, colour, label in (("top", "C3", "top words (IG)"), ("random", "C0", "random words")):
-            err = [0.0] + [s / se for s in r[f"{key}_std"]]
-            ax.errorbar(f, [0.0] + r[key], yerr=err, color=colour, ls=style, marker="o", capsize=3,
-                        label=f"{label}, {tag} (n={r['n_items']})")
-    ax.set_xlabel("fraction of the words deleted")
-    ax.set_ylabel("mean drop of predicted-class prob. (± s.e.)")
-    ax.set_title("Text expert deletion test, GoEmotions dev (single-label, non-neutral)", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -155,24 +131,14 @@ def main(argv: list[str] | None = None) -> dict:
         "deletion_all": res, "deletion_correct_only": res_c, "examples": examples,
     }
     (args.out / "text_deletion.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    with open(args.out / "text_deletion.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["subset", "fraction", "mean_deleted", "top_drop", "random_drop", "top_minus_random", "top_std",
-                    "random_std", "n_items"])
-        for name, r in (("all", res), ("correct", res_c)):
-            for i, f in enumerate(r["fractions"]):
-                w.writerow([name, f, f"{r['mean_deleted'][i]:.2f}", f"{r['top'][i]:.4f}", f"{r['random'][i]:.4f}",
-                            f"{r['top'][i] - r['random'][i]:.4f}", f"{r['top_std'][i]:.4f}",
-                            f"{r['random_std'][i]:.4f}", r["n_items"]])
-    plot_curve(res, res_c, args.out / "text_deletion.png")
+    curves = {"all": res, "correct": res_c}
+    write_deletion_csv(curves, args.out / "text_deletion.csv")
+    plot_deletion(curves, args.out / "text_deletion.png", part="words (IG)", xlabel="fraction of the words deleted",
+                  title="Text expert deletion test, GoEmotions dev (single-label, non-neutral)")
 
     print(f"\nmean predicted-class probability of the full texts: {res['target_prob_full']:.3f}; "
           f"completeness |delta| median {np.median(deltas):.4f}")
-    print(f"{'subset':8} {'frac':>5} {'words':>5} {'top':>7} {'random':>7} {'top-rand':>8}")
-    for name, r in (("all", res), ("correct", res_c)):
-        for i, f in enumerate(r["fractions"]):
-            print(f"{name:8} {f:5.2f} {r['mean_deleted'][i]:5.1f} {r['top'][i]:7.3f} {r['random'][i]:7.3f} "
-                  f"{r['top'][i] - r['random'][i]:8.3f}")
+    print(format_deletion(curves))
     print(f"\nwrote {args.out}/text_deletion.{{json,csv,png}} ({time.time() - t0:.0f}s)")
     return report
 

@@ -22,7 +22,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import time
@@ -34,6 +33,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from emofuse.experts import load_expert  # noqa: E402
+from emofuse.explain.deletion import combine_deletion, format_deletion, plot_deletion, write_deletion_csv  # noqa: E402
 from emofuse.explain.voice import prosody_summary, voice_deletion_curve, voice_occlusion  # noqa: E402
 from emofuse.labels import get_label_space, map_label  # noqa: E402
 from emofuse.media.audio import load_audio  # noqa: E402
@@ -61,40 +61,6 @@ def read_items(folder: Path) -> tuple[list[Path], list[str]]:
     files = sorted(f for a in ACTORS for f in (folder / f"Actor_{a:02d}").glob("03-01-*.flac"))
     labels = [map_label(RAVDESS[int(f.name.split("-")[2]) - 1], "ravdess8", "ekman7") for f in files]
     return files, labels
-
-
-def aggregate(per: list[dict]) -> dict:
-    """Per-utterance deletion curves → the mean curve with its spread over utterances."""
-    top = np.asarray([r["top"] for r in per])
-    rand = np.asarray([r["random"] for r in per])
-    return {"fractions": per[0]["fractions"], "top": top.mean(0).tolist(), "random": rand.mean(0).tolist(),
-            "top_std": top.std(0).tolist(), "random_std": rand.std(0).tolist(), "n_items": len(per),
-            "target_prob_full": float(np.mean([r["target_prob_full"] for r in per])),
-            "mean_cells": float(np.mean([r["mean_cells"] for r in per]))}
-
-
-def plot_curve(res: dict, res_c: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=120)
-    f = [0.0] + res["fractions"]
-    for r, style, tag in ((res, "-", "all"), (res_c, "--", "correct")):
-        se = np.sqrt(r["n_items"])
-        for key, colour, label in (("top", "C3", "top stretches (occlusion)"), ("random", "C0", "random stretches")):
-            err = [0.0] + [s / se for s in r[f"{key}_std"]]
-            ax.errorbar(f, [0.0] + r[key], yerr=err, color=colour, ls=style, marker="o", capsize=3,
-                        label=f"{label}, {tag} (n={r['n_items']})")
-    ax.set_xlabel("fraction of the 0.2 s cells silenced")
-    ax.set_ylabel("mean drop of predicted-class prob. (± s.e.)")
-    ax.set_title("Voice expert (whisper, held-out head) deletion test, RAVDESS actors 15-18", fontsize=8)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -135,8 +101,8 @@ def main(argv: list[str] | None = None) -> dict:
         per.append(voice_deletion_curve(expert, [it], seed=args.seed + i, n_random=args.n_random))
         if (i + 1) % 10 == 0:
             print(f"  {i + 1}/{len(items)} ({time.time() - t:.0f}s)", flush=True)
-    res = aggregate(per)
-    res_c = aggregate([r for r, c in zip(per, correct, strict=True) if c])
+    res = combine_deletion(per)
+    res_c = combine_deletion([r for r, c in zip(per, correct, strict=True) if c])
     print(f"deletion curves ({time.time() - t:.0f}s)", flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -154,23 +120,15 @@ def main(argv: list[str] | None = None) -> dict:
         "timing": timing, "deletion_all": res, "deletion_correct_only": res_c, "examples": examples,
     }
     (args.out / "voice_deletion.json").write_text(json.dumps(report, indent=2) + "\n")
-    with open(args.out / "voice_deletion.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["subset", "fraction", "top_drop", "random_drop", "top_minus_random", "top_std", "random_std",
-                    "n_items"])
-        for name, r in (("all", res), ("correct", res_c)):
-            for i, f in enumerate(r["fractions"]):
-                w.writerow([name, f, f"{r['top'][i]:.4f}", f"{r['random'][i]:.4f}",
-                            f"{r['top'][i] - r['random'][i]:.4f}", f"{r['top_std'][i]:.4f}",
-                            f"{r['random_std'][i]:.4f}", r["n_items"]])
-    plot_curve(res, res_c, args.out / "voice_deletion.png")
+    curves = {"all": res, "correct": res_c}
+    write_deletion_csv(curves, args.out / "voice_deletion.csv")
+    plot_deletion(curves, args.out / "voice_deletion.png", part="stretches (occlusion)",
+                  xlabel="fraction of the 0.2 s cells silenced",
+                  title="Voice expert (whisper, held-out head) deletion test, RAVDESS actors 15-18")
 
     print(f"\nmean predicted-class probability of the full utterances: {res['target_prob_full']:.3f}; "
           f"{res['mean_cells']:.1f} cells per utterance")
-    print(f"{'subset':8} {'frac':>5} {'top':>7} {'random':>7} {'top-rand':>8}")
-    for name, r in (("all", res), ("correct", res_c)):
-        for i, f in enumerate(r["fractions"]):
-            print(f"{name:8} {f:5.2f} {r['top'][i]:7.3f} {r['random'][i]:7.3f} {r['top'][i] - r['random'][i]:8.3f}")
+    print(format_deletion(curves))
     print(f"\nwrote {args.out}/voice_deletion.{{json,csv,png}} ({time.time() - t0:.0f}s)")
     return report
 

@@ -1,23 +1,16 @@
-"""Shared parts of the expert robustness recipes: arguments, result files, the curve figure.
+"""Shared parts of the expert robustness recipes: arguments and result files.
 
-Result files (``results/<modality>.*``):
-
-* ``.csv``: one line per row of the common format (:func:`emofuse.robustness.report.to_csv`),
-  plus ``severity`` (0 clean, then 1.. from mildest to worst) and ``unit``;
-* ``.json``: ``{"title", "meta", "rows", "measures"}``; ``measures`` holds, per curve, the clean
-  and worst accuracy/UAR and MultiBench's relative robustness (area under the curve,
-  :func:`emofuse.robustness.metrics.relative_robustness`) computed over the **severity ranks**
-  (clean, mildest, ..., worst, equally spaced) — the raw levels cannot be used directly because
-  a lower SNR or JPEG quality is worse, and the clean condition has no level;
-* ``.md``: accuracy and UAR (%) per condition;
-* ``.png``: accuracy and UAR against the level in its unit (x axis reversed where a lower level is
-  worse), the clean figure as a dashed line.
+Result files (``results/<modality>.*``, written by :func:`emofuse.robustness.write_report`):
+``.csv`` one line per row of the common format plus ``severity`` (0 clean, then 1.. from
+mildest to worst) and ``unit``; ``.json`` the rows, their summary and, per curve, MultiBench's
+relative robustness over the **severity ranks** (a lower SNR or JPEG quality is worse, and the
+clean condition has no level); ``.md`` the metrics (%) per condition; ``.png`` the curves.
+The same files come from ``emofuse robustness expert NAME CORPUS --out DIR``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -46,77 +39,9 @@ def parse_args(description: str, argv: list[str] | None = None,
     return args
 
 
-def measures(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (target, kind): clean/worst accuracy and UAR, relative robustness over severity ranks."""
-    from emofuse.robustness.metrics import relative_robustness
-
-    out = []
-    for key in dict.fromkeys((r["target"], r["kind"]) for r in rows):
-        curve = sorted((r for r in rows if (r["target"], r["kind"]) == key), key=lambda r: r["severity"])
-        entry: dict[str, Any] = {"target": key[0], "kind": key[1], "levels": [r["level"] for r in curve]}
-        for m in ("accuracy", "uar"):
-            vals = [r[m] for r in curve]
-            entry[f"{m}_clean"], entry[f"{m}_worst"] = vals[0], vals[-1]
-            entry[f"{m}_relative_robustness"] = (relative_robustness([r["severity"] for r in curve], vals)
-                                                 if len(vals) > 1 else None)
-        out.append(entry)
-    return out
-
-
-def markdown(rows: list[dict[str, Any]], title: str) -> str:
-    """Accuracy / UAR (%) per condition, grouped by corruption."""
-    lines = [f"### {title}", "", "| corruption | condition | n | accuracy | UAR | F1-macro |",
-             "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['kind']} | {r['condition']} | {r['n']} | {100 * r['accuracy']:.1f} | "
-                     f"{100 * r['uar']:.1f} | {100 * r['f1_macro']:.1f} |")
-    return "\n".join(lines) + "\n"
-
-
-def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
-    """One panel per corruption: accuracy and UAR against the level (clean dashed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only
-    import matplotlib.pyplot as plt
-
-    from emofuse.robustness.corrupt import get_corruption
-
-    kinds = list(dict.fromkeys(r["kind"] for r in rows))
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.6), squeeze=False, dpi=110)
-    for ax, kind in zip(axes[0], kinds, strict=True):
-        spec = get_corruption(kind)
-        curve = [r for r in rows if r["kind"] == kind]
-        clean = [r for r in curve if r["level"] is None]
-        pts = sorted((r for r in curve if r["level"] is not None), key=lambda r: r["level"])
-        for m, color in (("accuracy", "C0"), ("uar", "C1")):
-            ax.plot([r["level"] for r in pts], [100 * r[m] for r in pts], marker="o", color=color, label=m)
-            if clean:
-                ax.axhline(100 * clean[0][m], color=color, ls="--", lw=1, alpha=0.7)
-        if spec.worse_when_lower:
-            ax.invert_xaxis()
-        ax.set_title(kind.replace("_", " "))
-        ax.set_xlabel(spec.unit)
-        ax.set_ylabel("%")
-        ax.set_ylim(0, 100)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, title="dashed: clean", title_fontsize=7)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 def write_results(rows: list[dict[str, Any]], stem: str, title: str, meta: dict[str, Any], out: Path) -> None:
-    """``<stem>.csv/.json/.md/.png`` into ``out``."""
-    from emofuse.robustness.report import to_csv
-    from emofuse.robustness.rows import check_rows
+    """``<stem>.md/.csv/.json/.png`` into ``out`` (:func:`emofuse.robustness.write_report`)."""
+    from emofuse.robustness import write_report
 
-    rows = check_rows(rows)
-    out.mkdir(parents=True, exist_ok=True)
     meta = {**meta, "python": platform.python_version(), "written": time.strftime("%Y-%m-%d %H:%M:%S")}
-    (out / f"{stem}.csv").write_text(to_csv(rows), encoding="utf-8")
-    (out / f"{stem}.json").write_text(json.dumps({"title": title, "meta": meta, "rows": rows,
-                                                  "measures": measures(rows)}, indent=1) + "\n", encoding="utf-8")
-    (out / f"{stem}.md").write_text(markdown(rows, title), encoding="utf-8")
-    plot(rows, out / f"{stem}.png", title)
+    write_report(rows, out, stem=stem, title=title, meta=meta)
