@@ -166,3 +166,13 @@ def test_cli_explains_a_segment_of_a_saved_analysis(tmp_path, fusers, fusion: st
     assert exp == segment_contributions(segs[1], fusers[fusion]) and item["rationale"]
     code, out = run_cli("explain", str(path), "--at", "0.5")  # FILE itself may be the analysis JSON
     assert code == 0 and "segment 0" in out and "drove the label anger" in out.replace("\n", " ")
+
+
+@pytest.mark.parametrize(("snr", "stated"), [(3.0, True), (35.0, False), (None, False)])
+def test_rationale_says_when_noise_cut_the_voice_weight(fusers, snr, stated) -> None:  # noqa: ANN001
+    seg = crafted()
+    if snr is not None:
+        seg.modalities["audio"].quality = {"speech_prob": 0.9, "snr_db": snr}
+    _, text = explain_segment(seg, fusers["evidence"])
+    assert ("heard through noise (about 3 dB SNR), so it counted 15% of its weight" in text) is stated
+    assert "heard through noise" in text or not stated

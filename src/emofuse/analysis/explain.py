@@ -74,11 +74,17 @@ def explain_segment(seg: SegmentResult, fuser: Fuser) -> tuple[dict[str, Any], s
     """``(contributions, rationale)`` of one segment (see :func:`segment_contributions`).
 
     The rationale also cites the driving modality's within-modality evidence
-    (:attr:`~emofuse.analysis.result.ModalityResult.evidence`) when the paths computed it.
+    (:attr:`~emofuse.analysis.result.ModalityResult.evidence`) when the paths computed it, and a
+    voice whose estimated SNR cut its fusion weight (:func:`~emofuse.analysis.paths.voice.snr_factor`).
     """
+    from emofuse.analysis.paths.voice import snr_factor
+
     contrib = segment_contributions(seg, fuser)
     evidence = {m: r.evidence for m, r in seg.modalities.items() if r is not None and r.ok and r.evidence}
-    return contrib, rationale({**contrib, "evidence": evidence})
+    noise = {m: {"snr_db": float(r.quality["snr_db"]), "weight_factor": snr_factor(r.quality["snr_db"])}
+             for m, r in seg.modalities.items()
+             if r is not None and r.ok and (r.quality or {}).get("snr_db") is not None}
+    return contrib, rationale({**contrib, "evidence": evidence, "noise": noise})
 
 
 def segment_at(segments: list[SegmentResult], t: float) -> SegmentResult:

@@ -21,6 +21,9 @@ and every statement is a fact of the numbers:
   ``ModalityResult.evidence``): the words of largest positive attribution, the voice stretch
   whose silencing lowered its label most, the face frame that showed it most clearly — each
   only when its number is over ``EPS``;
+* ``noisy``: a present modality whose reading counted less because its input was noisy
+  (``exp["noise"][m]``: ``snr_db`` estimated and the ``weight_factor`` it put on the fusion
+  weight), stated when that factor is below ``1 − EPS``;
 * ``missing``: the modalities without a reading, grouped by reason;
 * ``none``: nothing present at all (the output is the no-signal baseline).
 
@@ -56,7 +59,8 @@ class Statement:
     """One claim of a rationale and the numbers it rests on.
 
     Attributes:
-        kind: ``driver``, ``no_driver``, ``disagreement``, ``lowered``, ``missing`` or ``none``.
+        kind: ``driver``, ``no_driver``, ``disagreement``, ``lowered``, ``evidence``, ``noisy``,
+            ``missing`` or ``none``.
         modalities: The modalities it names (the driver; the ones the label follows; ...).
         text: The words (a sentence, or a clause of the second sentence).
         data: The numbers (``contribution``, ``share``, ``labels``, ``reason``, ...).
@@ -150,6 +154,12 @@ def rationale_statements(exp: dict[str, Any]) -> list[Statement]:
                 out.append(Statement("lowered", (m,), f"the {_name(m)} pulled it {'down' if sign > 0 else 'up'} "
                                      f"by {abs(v):.2f}", {"contribution": v}))
     out.extend(evidence)
+    for m, q in (exp.get("noise") or {}).items():
+        if m in mods and float(q.get("weight_factor", 1.0)) < 1.0 - EPS:
+            out.append(Statement("noisy", (m,), f"the {_name(m)} was heard through noise (about "
+                                 f"{float(q['snr_db']):.0f} dB SNR), so it counted {float(q['weight_factor']):.0%} "
+                                 "of its weight", {"snr_db": float(q["snr_db"]),
+                                                   "weight_factor": float(q["weight_factor"])}))
     by_reason: dict[str, list[str]] = {}
     for m, why in missing.items():
         by_reason.setdefault(why, []).append(m)
