@@ -75,6 +75,18 @@ def test_top_stretch_is_the_tone_and_copies_go_in_one_batch() -> None:
     assert r["prob"] == pytest.approx(float(expert.predict([(tone_at(1.0, 1.4), SR)]).ekman[0, 0]))
 
 
+def test_span_silences_only_the_windows_over_it_and_keeps_their_drops() -> None:
+    w = tone_at(1.0, 1.4)
+    full = voice_occlusion(ToneExpert(), w, SR, target="anger")
+    expert = ToneExpert()
+    part = voice_occlusion(expert, w, SR, target="anger", span=(0.9, 1.9))
+    inside = [s for s in full["stretches"] if s["end"] > 0.9 and s["start"] < 1.9]
+    assert part["stretches"] == inside and part["top"] == full["top"]
+    assert expert.calls == [1, len(inside)] and len(inside) < len(full["stretches"])  # fewer expert passes
+    with pytest.raises(ConfigError, match="span"):
+        voice_occlusion(expert, w, SR, span=(2.0, 1.0))
+
+
 def test_predicted_target_by_default_and_other_rates() -> None:
     expert = ToneExpert()
     w = tone_at(0.5, 0.9, duration=2.0)

@@ -93,10 +93,10 @@ def voice_evidence(expert: Any, wave: np.ndarray, sample_rate: int, t0: float, s
     from emofuse.explain.voice import prosody_summary, voice_occlusion
 
     try:
-        occ = voice_occlusion(expert, wave, sample_rate, target=label)
+        lo, hi = speech
+        occ = voice_occlusion(expert, wave, sample_rate, target=label, span=(lo - t0, hi - t0))
     except (AttributeError, TypeError, ConfigError, DataError) as err:
         return _unsupported("voice occlusion", expert, err)
-    lo, hi = speech
     stretches = [{"start": _r(t0 + s["start"]), "end": _r(t0 + s["end"]), "drop": _r(s["drop"])}
                  for s in occ["stretches"] if t0 + s["end"] > lo and t0 + s["start"] < hi]
     top = max(stretches, key=lambda s: s["drop"]) if stretches else None
