@@ -16,7 +16,7 @@ import pytest
 import torch
 from torchmetrics.functional.classification import multiclass_calibration_error
 
-from emofuse.errors import CheckpointError, DataError, MissingFileError, UnknownNameError
+from emofuse.errors import CheckpointError, ConfigError, DataError, MissingFileError, UnknownNameError
 from emofuse.experts import EXPERTS, ExpertOutput, _minilm, list_experts, load_expert
 from emofuse.experts.base import (
     REQUIRED_CARD_FIELDS,
@@ -67,7 +67,10 @@ def test_shipped_card_has_required_fields() -> None:
     assert card["name"] == NAME and card["modality"] == "text" and card["multilabel"] is True
     assert tuple(card["classes"]) == GO
     assert tuple(card["ekman"]["classes"]) == EK
-    assert card["ekman"]["route"] in ("mapped", "head")
+    assert card["ekman"]["route"] in ("mapped", "head", "residual")
+    cfg = card["head"]["config"]
+    assert (card["ekman"]["route"] == "residual") == bool(cfg.get("ekman_residual"))
+    assert (card["ekman"]["route"] != "mapped") == bool(cfg.get("ekman_head"))
     assert set(card["thresholds"]) == set(GO)
     assert all(0.0 < t < 1.0 for t in card["thresholds"].values())
     assert card["calibration"]["temperature"] > 0
@@ -255,6 +258,29 @@ def test_sensible_predictions(expert: TextGoEmotionsExpert) -> None:
     assert ekl[3] == "surprise"
     assert ekl[4] == "neutral"
     assert out.info["truncated"] == [False] * 5
+
+
+@needs_minilm
+def test_residual_ekman_output_corrects_the_mapped_view(expert: TextGoEmotionsExpert) -> None:
+    """A zero residual reproduces the mapped view exactly; a bias on one class moves only that logit."""
+    from emofuse.experts.base import map_to_ekman
+
+    cfg = TextHeadConfig.from_dict({**expert.head.config.to_dict(), "ekman_head": True, "ekman_residual": True})
+    head = TextHead(cfg)
+    state = {k: v for k, v in expert.head.state_dict().items() if not k.startswith("out_ekman")}
+    head.load_state_dict({**state, "out_ekman.weight": torch.zeros(7, cfg.hidden), "out_ekman.bias": torch.zeros(7)})
+    zero = TextGoEmotionsExpert(head.eval(), expert.card, encoder=expert.encoder)
+    texts = ["I am so angry and annoyed", "The meeting is at 3 pm."]
+    out = zero.predict(texts)
+    mapped = apply_temperature(map_to_ekman(out.probs.astype(np.float64), "goemotions28"), zero.temperature)
+    np.testing.assert_allclose(out.ekman, mapped, atol=1e-5)
+    with torch.no_grad():
+        head.out_ekman.bias[EK.index("neutral")] = 5.0
+    shifted = zero.predict(texts)
+    np.testing.assert_array_equal(shifted.probs, out.probs)  # the 28-label output never changes
+    assert (shifted.ekman[:, EK.index("neutral")] > out.ekman[:, EK.index("neutral")]).all()
+    with pytest.raises(ConfigError, match="ekman_residual needs ekman_head"):
+        TextHeadConfig(ekman_residual=True)
 
 
 @needs_minilm

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from emofuse.errors import CheckpointError, ConfigError
 from emofuse.experts._minilm import HIDDEN_SIZE, MAX_TOKENS, NUM_LAYERS, MiniLMEncoder, check_texts
-from emofuse.experts.base import Expert, ExpertNeeds, read_card, read_weights, register_expert
+from emofuse.experts.base import Expert, ExpertNeeds, map_to_ekman, read_card, read_weights, register_expert
 
 __all__ = ["TextGoEmotionsExpert", "TextHead", "TextHeadConfig"]
 
@@ -55,6 +55,9 @@ class TextHeadConfig:
         num_labels: Native labels (28 for GoEmotions).
         ekman_head: Add a second 7-way output trained on the Ekman grouping (else the Ekman view
             is mapped from the 28 probabilities).
+        ekman_residual: With ``ekman_head``, that output is a correction *added to* the Ekman
+            logits mapped from the 28 probabilities (a domain adapter that starts from the
+            mapped view) instead of replacing them.
     """
 
     pooling: str = "attention"
@@ -65,8 +68,11 @@ class TextHeadConfig:
     dropout: float = 0.1
     num_labels: int = 28
     ekman_head: bool = False
+    ekman_residual: bool = False
 
     def __post_init__(self) -> None:
+        if self.ekman_residual and not self.ekman_head:
+            raise ConfigError("ekman_residual needs ekman_head (the correction is that output)")
         if self.pooling not in ("mean", "attention"):
             raise ConfigError(f"pooling: expected 'mean' or 'attention', got {self.pooling!r}")
         object.__setattr__(self, "layers", tuple(int(k) for k in self.layers))
@@ -198,6 +204,8 @@ class TextGoEmotionsExpert(Expert):
             logits[idx] = z.double().numpy()
             if ek is not None and z_ek is not None:
                 ek[idx] = z_ek.double().numpy()
+                if self.head.config.ekman_residual:  # the correction rides on the mapped view
+                    ek[idx] += map_to_ekman(1.0 / (1.0 + np.exp(-logits[idx])), self.label_space)
             for j, i in enumerate(idx):
                 n_tokens[i] = int(enc.lengths[j])
                 truncated[i] = bool(enc.truncated[j])

@@ -48,8 +48,9 @@ class _EkmanForward(nn.Module):
 
     The arithmetic of :meth:`TextGoEmotionsExpert.predict` (``MiniLMEncoder.encode`` then the
     head): the requested hidden states times the mask, the L2-normalised masked mean of the last
-    layer as sentence embedding, the head's logits; then either its Ekman logits or the sigmoid
-    probabilities grouped onto ekman7 (``map_to_ekman``), divided by the temperature, softmax.
+    layer as sentence embedding, the head's logits; then its Ekman logits, the sigmoid
+    probabilities grouped onto ekman7 (``map_to_ekman``), or (a residual adapter) their sum,
+    divided by the temperature, softmax.
     """
 
     def __init__(self, expert: Any) -> None:
@@ -69,10 +70,11 @@ class _EkmanForward(nn.Module):
         sentence = nn.functional.normalize((last * m).sum(1) / m.sum(1).clamp_min(1e-9), dim=-1)
         tokens = torch.stack([out.hidden_states[k] * m for k in self.layers], dim=1)
         z, z_ek = self.head(tokens, mask.bool(), sentence)
-        if z_ek is None:
+        if z_ek is None or self.head.config.ekman_residual:
             # float64 as map_to_ekman: the log of a small group probability is where float32 drifts
             grouped = torch.sigmoid(z.double()) @ self.group + _EPS
-            z_ek = torch.log(grouped / grouped.sum(1, keepdim=True))
+            mapped = torch.log(grouped / grouped.sum(1, keepdim=True))
+            z_ek = mapped if z_ek is None else mapped + z_ek.double()  # a residual adapter rides on it
         return torch.softmax(z_ek.double() / self.temperature, dim=-1).float()
 
 
