@@ -143,14 +143,15 @@ def main() -> None:
              "|---|---|---|---|---|---|"]
     for name, r in rows.items():
         g, m = r["goemotions_dev"], r["meld_dev"]
-        lines.append(f"| {name}{' **(chosen)**' if name == best else ''} | {r['temperature']:.2f} | "
+        tag = " **(best by the rule; not shipped)**" if name == best else ""
+        lines.append(f"| {name}{tag} | {r['temperature']:.2f} | "
                      f"{100 * g['accuracy']:.1f} / {100 * g['uar']:.1f} / {100 * g['f1_macro']:.1f} | "
                      f"{100 * m['accuracy']:.1f} / {100 * m['uar']:.1f} / {100 * m['f1_macro']:.1f} | "
                      f"{100 * g['neutral_share']:.0f} / {100 * m['neutral_share']:.0f} % | "
                      f"{100 * r['written']['all']:.0f} % |")
-    lines += ["", "Written checks per kind (chosen): " + ", ".join(
+    lines += ["", "Written checks per kind (best by the rule): " + ", ".join(
         f"{k} {100 * v:.0f} %" for k, v in rows[best]["written"].items()), "",
-        "MELD dev per-class recall (chosen): " + ", ".join(
+        "MELD dev per-class recall (best by the rule): " + ", ".join(
         f"{k} {v:.2f}" for k, v in rows[best]["meld_dev"]["per_class_recall"].items())]
     (HERE / "domain_calibration.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
