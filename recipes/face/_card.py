@@ -48,7 +48,7 @@ LIMITATIONS = [
     "padded into larger images. Different framing lowers accuracy.",
     "Validation figures only: PublicTest served for epoch selection and the temperature, so its figures are "
     "slightly optimistic; the official PrivateTest rows are withheld.",
-    "Short CPU training (18 epochs on one CPU thread, about 15 minutes) of a small network: well short of "
+    "Short CPU training (tens of epochs on one CPU thread, well under an hour) of a small network: short of "
     "the ~73% that longer GPU training of larger networks reaches on FER2013.",
 ]
 LICENSES = {
@@ -104,9 +104,15 @@ def build_card(cfg: FaceNetConfig, results: dict[str, Any], calib: dict[str, Any
                  "n_params": results["n_params"],
                  "training": {"optimizer": "AdamW", "lr_max": args.lr, "weight_decay": args.weight_decay,
                               "schedule": "one-cycle (20% warm-up, cosine)", "epochs": args.epochs,
-                              "batch_size": args.batch_size, "loss": "cross-entropy", "seed": args.seed,
+                              "batch_size": args.batch_size, "seed": args.seed,
+                              "loss": "cross-entropy" + (f", label smoothing {args.label_smoothing:g}"
+                                                         if getattr(args, "label_smoothing", 0) else ""),
                               "augmentation": "random rotation +-10 deg, scale 0.9-1.1, shift +-4 px, "
-                                              "horizontal flip (one affine warp, border padding)",
+                                              "horizontal flip (one affine warp, border padding)" + "".join(
+                                  [f"; random erasing p={args.erase_prob:g} (2-20% of the crop)"
+                                   if getattr(args, "erase_prob", 0) else "",
+                                   f"; CutMix on {args.cutmix_prob:.0%} of batches (Beta({args.cutmix_alpha:g}))"
+                                   if getattr(args, "cutmix_prob", 0) else ""]),
                               "selection": "epoch with the best PublicTest accuracy (no TTA)",
                               "hardware": f"CPU, {args.threads} torch thread(s)"}},
         "backbone": {"type": "none (the CNN is trained from scratch; all weights are in head.safetensors)"},
