@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from ekman_adapter import meld  # this recipe's folder: the same MELD reading
 from scipy.optimize import minimize
 from scipy.special import log_softmax
 
@@ -40,7 +41,7 @@ from emofuse.data.corpora import DATA_DIR_ENV, load_corpus
 from emofuse.evaluate.metrics import classification_metrics
 from emofuse.experts import load_expert
 from emofuse.experts.base import map_to_ekman
-from emofuse.labels import get_label_space, get_mapping
+from emofuse.labels import get_label_space
 
 HERE = Path(__file__).resolve().parent
 EK = list(get_label_space("ekman7").classes)
@@ -56,14 +57,6 @@ def goemotions_dev(data: Path) -> tuple[list[str], np.ndarray]:
     corpus = load_corpus(data / "goemotions" / "dev.tsv", view="ekman7")
     keep = [it for it in corpus.items if len(set(it.label)) == 1]
     return [it.text for it in keep], np.asarray([EK.index(next(iter(it.label))) for it in keep])
-
-
-def meld(path: Path) -> tuple[list[str], np.ndarray]:
-    corpus = load_corpus(path, format="text_table", text_column="Utterance", label_column="Emotion",
-                         label_space="meld7")
-    table = get_mapping("meld7", "ekman7")
-    pairs = [(it.text, table[it.label]) for it in corpus.items if table[it.label] is not None and it.text]
-    return [t for t, _ in pairs], np.asarray([EK.index(m) for _, m in pairs])
 
 
 def written(path: Path) -> tuple[list[str], np.ndarray, list[str]]:

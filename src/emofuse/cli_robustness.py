@@ -29,8 +29,8 @@ app = typer.Typer(help="Robustness sweeps: missing modalities, feature noise (an
                   no_args_is_help=True)
 
 
-def parse_levels(text: str) -> list[float]:
-    """``"0,0.25,0.5"`` → ``[0.0, 0.25, 0.5]``; raises :class:`ConfigError` naming the bad entry."""
+def parse_levels(text: str, flag: str = "--noise-levels", example: str = "0,0.25,0.5,1,2") -> list[float]:
+    """``"0,0.25,0.5"`` → ``[0.0, 0.25, 0.5]``; raises :class:`ConfigError` naming ``flag`` and the bad entry."""
     out = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
@@ -38,9 +38,9 @@ def parse_levels(text: str) -> list[float]:
         try:
             out.append(float(part))
         except ValueError:
-            raise ConfigError(f"--noise-levels: {part!r} is not a number (give e.g. 0,0.25,0.5,1,2)") from None
+            raise ConfigError(f"{flag}: {part!r} is not a number (give e.g. {example})") from None
     if not out:
-        raise ConfigError("--noise-levels: give at least one level, e.g. 0,0.25,0.5,1,2")
+        raise ConfigError(f"{flag}: give at least one level, e.g. {example}")
     return out
 
 
@@ -185,11 +185,7 @@ def expert_cmd(
 def _parse_level_list(text: str, names: list[str]) -> list[float]:
     if len(names) != 1:
         raise ConfigError(f"--levels goes with one --corruption (units differ); got {len(names)}: {', '.join(names)}")
-    try:
-        return parse_levels(text)
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace("--noise-levels", "--levels").replace("0,0.25,0.5,1,2", "30,20,10")) \
-            from None
+    return parse_levels(text, "--levels", "30,20,10")
 
 
 #: Sub-command groups for :mod:`emofuse.cli` (``app.add_typer``), by name.
