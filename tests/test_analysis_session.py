@@ -278,3 +278,27 @@ def test_voice_quality_reports_only_what_the_expert_measured() -> None:
     assert "voiced_fraction" not in path.read([seg])[0].quality
     path.expert = _Expert({"voiced_fraction": [0.6]})
     assert path.read([seg])[0].quality["voiced_fraction"] == pytest.approx(0.6)
+
+
+@pytest.mark.slow
+def test_speaker_normalised_voice_runs_over_the_recording(tmp_path) -> None:
+    """``voice_speaker_norm``: statistics grow utterance by utterance; below 8 the readings are the plain ones."""
+    pytest.importorskip("faster_whisper")
+    sf = pytest.importorskip("soundfile")
+    import emofuse
+    from emofuse.data.synth_media import demo_speech
+
+    x, _ = demo_speech()
+    wav = tmp_path / "speech.wav"
+    sf.write(wav, x, SR)
+    plain = emofuse.analyze(wav, config={"asr": False})
+    norm = emofuse.analyze(wav, config={"asr": False, "voice_speaker_norm": True})
+    read = [s.modalities["audio"] for s in norm.segments if s.modalities["audio"].ok]
+    assert 2 <= len(read) < 8
+    assert [r.quality["speaker_utterances"] for r in read] == list(range(1, len(read) + 1))
+    assert all(r.quality["speaker_norm_weight"] == 0.0 for r in read)
+    ref = [s.modalities["audio"] for s in plain.segments if s.modalities["audio"].ok]
+    for a, b in zip(read, ref, strict=True):
+        assert a.label == b.label and a.probs == pytest.approx(b.probs, abs=1e-6)
+    with pytest.raises(ConfigError, match="ships no speaker-normalised head"):
+        emofuse.analyze(wav, config={"voice_speaker_norm": True, "experts": {"audio": "voice-ekman"}})

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("faster_whisper")
 pytest.importorskip("ctranslate2")
@@ -144,3 +145,93 @@ def test_pooling_and_level_normalisation():
     y = level_normalise(x)
     np.testing.assert_allclose(level_normalise(10 * x), y, rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(level_normalise(np.zeros(100, np.float32)), np.zeros(100, np.float32))
+
+
+# ---------------------------------------------------------------------------- speaker normalisation
+def _speaker_waves(n: int, seed: int = 0) -> list:
+    rng = np.random.default_rng(seed)
+    return [(vowel(seconds=float(rng.uniform(1.0, 2.0)), f0=float(rng.uniform(100, 260)),
+                   amp=float(rng.uniform(0.05, 0.3))), SR) for _ in range(n)]
+
+
+def test_shipped_weights_carry_a_speaker_normalised_head(expert):
+    assert expert.speaker_norm is not None
+    module, cfg = expert.speaker_norm
+    card = read_card(weights_dir(NAME))["speaker_norm"]
+    assert card["file"] == "speaker_head.safetensors" and card["features"] == expert.feature_set
+    assert cfg.min_utterances <= cfg.full_utterances and (module.floor > 0).all()
+    assert "validation" in card and card["validation"]["percent"]["speaker_all_files"]["uar"] > 0
+
+
+def test_speaker_blend_is_plain_below_min_and_normalised_at_full(expert):
+    from emofuse.experts.speaker_norm import SpeakerStats
+
+    module, cfg = expert.speaker_norm
+    waves = _speaker_waves(cfg.full_utterances)
+    feats = expert.features(waves)
+    plain = expert.predict(waves)
+    np.testing.assert_allclose(expert.predict_features(feats).ekman, plain.ekman, atol=1e-6)
+    few = SpeakerStats(feats.shape[1]).update(feats[:cfg.min_utterances - 1])
+    out = expert.predict_features(feats, few)
+    assert out.info["speaker_norm_weight"] == [0.0] * len(feats)
+    np.testing.assert_allclose(out.ekman, plain.ekman, atol=1e-6)
+    full = SpeakerStats(feats.shape[1]).update(feats)
+    out = expert.predict_features(feats, full)
+    assert out.info["speaker_norm_weight"] == [1.0] * len(feats)
+    with torch.no_grad():
+        z = full.normalise(feats, module.floor.double().numpy())
+        ref = torch.softmax(module(torch.from_numpy(z)).double() / cfg.temperature, 1).numpy()
+    np.testing.assert_allclose(out.ekman, ref, atol=1e-5)
+    assert np.abs(out.ekman - plain.ekman).max() > 1e-3  # the normalised reading differs
+
+
+def test_streamed_speaker_readings_ramp_up(expert):
+    _, cfg = expert.speaker_norm
+    waves = _speaker_waves(cfg.full_utterances, seed=1)
+    stats = expert.speaker_stats()
+    outs = [expert.predict_speaker([w], stats) for w in waves]
+    weights = [o.info["speaker_norm_weight"][0] for o in outs]
+    assert [o.info["speaker_utterances"][0] for o in outs] == list(range(1, len(waves) + 1))
+    assert weights[:cfg.min_utterances - 1] == [0.0] * (cfg.min_utterances - 1) and weights[-1] == 1.0
+    assert all(a <= b for a, b in zip(weights, weights[1:], strict=False))
+    assert "snr_db" in outs[0].info and stats.n == len(waves)
+    again = expert.predict_features(expert.features([waves[-1]]), stats)  # last reading = all statistics
+    np.testing.assert_allclose(outs[-1].ekman, again.ekman, atol=1e-5)
+
+
+def test_weights_without_a_speaker_head_refuse_statistics(expert):
+    bare = VoiceWhisperExpert(expert.head, expert.card, expert.encoder, speaker_norm=None)
+    feats = expert.features(_speaker_waves(2))
+    with pytest.raises(DataError, match="no speaker-normalised head"):
+        bare.predict_features(feats, bare.speaker_stats().update(feats))
+
+
+def test_evaluate_with_speaker_norm_groups_by_speaker(tmp_path, expert):
+    sf = pytest.importorskip("soundfile")
+    from emofuse.experts import evaluate_expert
+
+    _, cfg = expert.speaker_norm
+    rows = []
+    for spk, n in (("a", cfg.full_utterances), ("b", 3)):
+        for i, (w, _) in enumerate(_speaker_waves(n, seed=ord(spk))):
+            path = tmp_path / f"{spk}{i}.wav"
+            sf.write(path, w, SR)
+            rows.append(f"{path},{'anger' if i % 2 else 'neutral'},{spk}")
+    (tmp_path / "list.csv").write_text("path,label,speaker\n" + "\n".join(rows) + "\n")
+    res = evaluate_expert(NAME, tmp_path / "list.csv", label_space="ekman7", speaker_norm=True)
+    assert res["n"] == len(rows) and res["speaker_norm"]["speakers"] == 2
+    assert res["speaker_norm"]["items_plain"] == 3 and res["speaker_norm"]["items_full_weight"] == cfg.full_utterances
+    plain = evaluate_expert(NAME, tmp_path / "list.csv", label_space="ekman7")
+    assert "speaker_norm" not in plain
+    (tmp_path / "nospk.csv").write_text("path,label\n" + "\n".join(r.rsplit(",", 1)[0] for r in rows) + "\n")
+    with pytest.raises(DataError, match="needs a speaker for every item"):
+        evaluate_expert(NAME, tmp_path / "nospk.csv", label_space="ekman7", speaker_norm=True)
+    with pytest.raises(DataError, match="ships no speaker-normalised head"):
+        evaluate_expert("voice-ekman", tmp_path / "list.csv", label_space="ekman7", speaker_norm=True)
+    proc = subprocess.run([sys.executable, "-m", "emofuse", "evaluate", NAME, str(tmp_path / "list.csv"),
+                           "--label-space", "ekman7", "--speaker-norm", "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    assert json.loads(proc.stdout)["speaker_norm"] == res["speaker_norm"]

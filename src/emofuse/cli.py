@@ -160,6 +160,8 @@ def evaluate(
     by: Annotated[str | None, typer.Option(help="Experts: also per group: speaker, gender, ... (item field).")] = None,
     weights: Annotated[Path | None, typer.Option(help="Experts: a weights folder (head + card) to use instead of "
         "the shipped one, e.g. a head a recipe retrained.")] = None,
+    speaker_norm: Annotated[bool, typer.Option("--speaker-norm", help="voice-whisper: blend in the speaker-"
+        "normalised head, statistics over each speaker's items (needs speakers).")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     predictions: Annotated[Path | None, typer.Option(help="Write one CSV row per item.")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="Allow reading a trusted pickle (runs its code).")] = False,
@@ -172,7 +174,10 @@ def evaluate(
         metrics = _evaluate_expert(model, data, fmt, split=split, usage=usage, text_column=text_column,
                                    label_column=label_column, label_map=label_map, label_space=label_space,
                                    path_column=path_column, id_column=id_column, speaker_column=speaker_column,
-                                   view=view, predictions=predictions, by=by, weights=weights)
+                                   view=view, predictions=predictions, by=by, weights=weights,
+                                   speaker_norm=speaker_norm or None)
+    elif speaker_norm:
+        raise ConfigError("--speaker-norm goes with a shipped voice expert's name")
     elif weights is not None:
         raise ConfigError("--weights goes with a shipped expert's name; a checkpoint folder holds its own weights")
     else:

@@ -297,6 +297,14 @@ class Expert(ABC):
             logits, ek_logits, info = self._forward(inputs, shared=shared)  # type: ignore[call-arg]
         else:
             logits, ek_logits, info = self._forward(inputs)
+        return self.output(logits, ek_logits, info)
+
+    def output(self, logits: np.ndarray, ek_logits: np.ndarray | None, info: dict[str, list[Any]]) -> ExpertOutput:
+        """The :class:`ExpertOutput` of native logits ``(N, C)`` and Ekman logits ``(N, 7)`` (or ``None``).
+
+        What :meth:`predict` returns after :meth:`_forward`; experts with another route to their
+        logits (e.g. a speaker-normalised reading) build their output with it too.
+        """
         logits = np.asarray(logits, dtype=np.float64)
         probs = 1.0 / (1.0 + np.exp(-logits)) if self.multilabel else _softmax(logits)
         if ek_logits is None:

@@ -74,6 +74,34 @@ def _concat(outputs: list[ExpertOutput]) -> ExpertOutput:
                         first.thresholds, info)
 
 
+def _speaker_normalised(expert: Any, items: list[Any], feats: np.ndarray) -> tuple[list[ExpertOutput], dict[str, Any]]:
+    """Outputs (in item order) of features ``(N, F)`` read with per-speaker statistics, and counts."""
+    if any(not it.speaker for it in items):
+        n = sum(not it.speaker for it in items)
+        raise DataError(f"--speaker-norm needs a speaker for every item; {n} of {len(items)} have none "
+                        "(give --speaker-column, or a corpus whose reader names speakers)")
+    order = np.array([it.speaker for it in items])
+    probs, ekman = np.zeros((len(items), len(expert.classes)), np.float32), np.zeros((len(items), 7), np.float32)
+    weights: list[float] = [0.0] * len(items)
+    first: ExpertOutput | None = None
+    for spk in dict.fromkeys(order.tolist()):
+        rows = np.flatnonzero(order == spk)
+        stats = expert.speaker_stats().update(feats[rows])
+        o = expert.predict_features(feats[rows], stats)
+        probs[rows], ekman[rows] = o.probs, o.ekman
+        for r, w in zip(rows, o.info["speaker_norm_weight"], strict=True):
+            weights[r] = w
+        first = first or o
+    if first is None:
+        raise DataError("--speaker-norm: no item to read")
+    out = ExpertOutput(first.expert, first.label_space, first.classes, first.multilabel, probs, ekman,
+                       first.thresholds, {"speaker_norm_weight": weights})
+    w = np.asarray(weights)
+    return [out], {"speakers": int(len(set(order.tolist()))), "items_plain": int((w == 0).sum()),
+                   "items_full_weight": int((w == 1).sum()), "min_utterances": expert.speaker_norm[1].min_utterances,
+                   "full_utterances": expert.speaker_norm[1].full_utterances}
+
+
 def evaluate_expert(
     name: str,
     data: str | Path,
@@ -85,6 +113,7 @@ def evaluate_expert(
     weights: str | Path | None = None,
     detector: Any = None,
     by: str | None = None,
+    speaker_norm: bool = False,
     **reader_options: Any,
 ) -> dict[str, Any]:
     """Score expert ``name`` on the corpus at ``data``.
@@ -105,6 +134,11 @@ def evaluate_expert(
             the reader gives (``gender`` for RAVDESS and EmoDB, ``intensity``, a CSV column...);
             ``result["by_group"]`` holds each group's ``n``/``accuracy``/``uar`` and the
             worst-group gaps (best minus worst). Single-label scoring only.
+        speaker_norm: Read each item with the speaker-normalised head blended in, its statistics
+            taken over all scored items of the same speaker (:mod:`emofuse.experts.speaker_norm`;
+            transductive, as when one recording holds many utterances of one person). Needs a
+            speaker per item and an expert whose weights ship that head; ``result["speaker_norm"]``
+            counts the speakers and the items read without it (too few utterances).
         **reader_options: Passed to the corpus reader (``usage=``, ``text_column=``, ``label_map=``...).
 
     Returns:
@@ -119,6 +153,9 @@ def evaluate_expert(
     from emofuse.data.corpora import load_corpus
 
     expert = load_expert(name, weights) if weights else load_expert(name)
+    if speaker_norm and getattr(expert, "speaker_norm", None) is None:
+        raise DataError(f"--speaker-norm: expert {name!r} (these weights) ships no speaker-normalised head; "
+                        "voice-whisper weights with a card block 'speaker_norm' do")
     if expert.modality == "physio":  # labelled recordings, read as windows (not corpus items)
         from emofuse.experts.evaluate_physio import evaluate_physio
 
@@ -144,7 +181,7 @@ def evaluate_expert(
             kept.append(k)
             inputs.append(x)
         if inputs:
-            outputs.append(expert.predict(inputs))
+            outputs.append(expert.features(inputs) if speaker_norm else expert.predict(inputs))
         if on_progress is not None:
             on_progress(min(start + batch_size, len(all_items)), len(all_items))
     notes: dict[str, Any] = {}
@@ -157,10 +194,15 @@ def evaluate_expert(
         raise DataError(f"corpus {data}: none of its {len(all_items)} items could be used by expert {name!r} "
                         f"({', '.join(f'{k}: {len(v)}' for k, v in skipped.items())}); face images need a "
                         "detectable face, or must be face crops already (at most 64 px)")
+    notes_sn: dict[str, Any] = {}
+    if speaker_norm:
+        outputs, notes_sn = _speaker_normalised(expert, items, np.concatenate(outputs))
     out = _concat(outputs)
     scored = corpus if len(items) == len(all_items) else corpus.subset(kept)
     native = corpus.label_space == expert.label_space
     result: dict[str, Any] = {"expert": name, "corpus": str(data), "n": len(items), **notes}
+    if notes_sn:
+        result["speaker_norm"] = notes_sn
     if by is not None and corpus.multilabel and corpus.label_space != "ekman7":
         raise DataError(f"--by {by}: per-group figures need single-label scoring")
     if native and corpus.multilabel:

@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from emofuse.errors import CheckpointError, DataError
-from emofuse.experts.base import Expert, ExpertNeeds, read_card, read_weights, register_expert
+from emofuse.experts.base import Expert, ExpertNeeds, ExpertOutput, read_card, read_weights, register_expert
+from emofuse.experts.speaker_norm import SpeakerNormConfig, SpeakerNormHead, SpeakerStats, read_speaker_norm
 from emofuse.experts.voice import (
     FEATURE_NAMES,
     N_FEATURES,
@@ -69,6 +70,8 @@ class VoiceWhisperExpert(Expert):
         card: Its model card.
         encoder: The Whisper encoder (default: the packaged tiny.en model, 1 thread).
         min_duration: Shortest utterance accepted, in seconds.
+        speaker_norm: The speaker-normalised head and its blending rule, when the weights ship one
+            (:mod:`emofuse.experts.speaker_norm`; used by :meth:`predict_speaker`).
 
     Inputs of :meth:`predict` are those of ``voice-ekman``: an audio file path, a
     ``(waveform, sample_rate)`` pair, or a list of them; waveforms ``(T,)`` or ``(C, T)`` at any
@@ -86,9 +89,11 @@ class VoiceWhisperExpert(Expert):
     description = "Ekman 6 + neutral from speech (frozen Whisper tiny.en encoder statistics + head; RAVDESS + EmoDB)"
 
     def __init__(self, head: VoiceHead, card: dict[str, Any], encoder: WhisperEncoder, *,
-                 min_duration: float = MIN_DURATION_S) -> None:
+                 min_duration: float = MIN_DURATION_S,
+                 speaker_norm: tuple[SpeakerNormHead, SpeakerNormConfig] | None = None) -> None:
         super().__init__(card)
         self.head = head.eval()
+        self.speaker_norm = speaker_norm
         self.encoder = encoder
         self.min_duration = float(min_duration)
         pre = card["preprocessing"]
@@ -127,6 +132,7 @@ class VoiceWhisperExpert(Expert):
         # the encoder window the head was trained and validated with (cards before it: Whisper's 30 s)
         window = float(card["preprocessing"].get("encoder_window_s", 30.0))
         encoder = WhisperEncoder(model_dir, threads=threads, batch_size=batch_size, window_s=window)
+        kwargs.setdefault("speaker_norm", read_speaker_norm(directory, card))
         return cls(head, card, encoder, **kwargs)
 
     def waveform(self, item: Any, index: int = 0) -> np.ndarray:
@@ -155,16 +161,80 @@ class VoiceWhisperExpert(Expert):
         """Features ``(N, n_features)`` of the inputs."""
         return self.features_of([self.waveform(it, i) for i, it in enumerate(_as_items(inputs))])
 
-    @torch.inference_mode()
-    def _forward(self, inputs: Any, shared: dict[str, list[Any]] | None = None,
-                 ) -> tuple[np.ndarray, np.ndarray | None, dict[str, list[Any]]]:
-        waves = [self.waveform(it, i) for i, it in enumerate(_as_items(inputs))]
-        feats = self.features_of(waves, (shared or {}).get(SHARED_PASS))
-        logits = self.head(torch.from_numpy(feats)).double().numpy()
+    def _info(self, waves: list[np.ndarray], feats: np.ndarray) -> dict[str, list[Any]]:
         info: dict[str, list[Any]] = {"duration_s": [round(len(w) / SAMPLE_RATE, 3) for w in waves],
                                       "truncated": [len(w) > MAX_SAMPLES for w in waves],
                                       "snr_db": [round(estimate_snr_db(w, SAMPLE_RATE), 1) for w in waves]}
         if self.feature_set == "whisper+hc":  # the hand-crafted part measures it; say so only then
             vf = N_WHISPER_FEATURES + FEATURE_NAMES.index("voiced_fraction")
             info["voiced_fraction"] = [round(float(f[vf]), 3) for f in feats]
-        return logits, logits.copy(), info
+        return info
+
+    @torch.inference_mode()
+    def _forward(self, inputs: Any, shared: dict[str, list[Any]] | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray | None, dict[str, list[Any]]]:
+        waves = [self.waveform(it, i) for i, it in enumerate(_as_items(inputs))]
+        feats = self.features_of(waves, (shared or {}).get(SHARED_PASS))
+        logits = self.head(torch.from_numpy(feats)).double().numpy()
+        return logits, logits.copy(), self._info(waves, feats)
+
+    def speaker_stats(self) -> SpeakerStats:
+        """Empty running statistics of one speaker, for this expert's features."""
+        return SpeakerStats(FEATURE_SETS[self.feature_set])
+
+    @torch.inference_mode()
+    def predict_features(self, feats: np.ndarray, stats: SpeakerStats | None = None,
+                         info: dict[str, list[Any]] | None = None) -> ExpertOutput:
+        """The output for features ``(N, F)`` (:meth:`features`), speaker-normalised with ``stats`` when given.
+
+        With ``stats`` the plain and the speaker-normalised readings are blended, each calibrated
+        by its own temperature: ``p = (1 - w) p_plain + w p_speaker``, ``w`` =
+        :meth:`SpeakerNormConfig.weight` of ``stats.n`` (0 below ``min_utterances``).
+        ``info["speaker_norm_weight"]`` and ``info["speaker_utterances"]`` say what was used.
+
+        Raises:
+            DataError: ``stats`` given but the weights ship no speaker-normalised head.
+        """
+        x = np.asarray(feats, np.float32)
+        logits = self.head(torch.from_numpy(x)).double().numpy()
+        info = dict(info or {})
+        if stats is None:
+            return self.output(logits, logits.copy(), info)
+        if self.speaker_norm is None:
+            raise DataError(f"expert {self.name!r}: these weights ship no speaker-normalised head "
+                            "(card block 'speaker_norm' and speaker_head.safetensors)")
+        module, cfg = self.speaker_norm
+        w = cfg.weight(stats.n)
+        info |= {"speaker_norm_weight": [round(w, 3)] * len(x), "speaker_utterances": [stats.n] * len(x)}
+        if w == 0.0:
+            return self.output(logits, logits.copy(), info)
+        z = stats.normalise(x, module.floor.double().numpy())
+        zl = module(torch.from_numpy(z)).double().numpy()
+
+        def soft(v: np.ndarray, t: float) -> np.ndarray:
+            e = np.exp((v - v.max(1, keepdims=True)) / t)
+            return e / e.sum(1, keepdims=True)
+
+        raw = (1 - w) * soft(logits, 1.0) + w * soft(zl, 1.0)
+        cal = (1 - w) * soft(logits, self.temperature) + w * soft(zl, cfg.temperature)
+        # Ekman logits whose softmax at this expert's temperature is the calibrated blend
+        ek = self.temperature * np.log(np.clip(cal, 1e-12, None))
+        return self.output(np.log(np.clip(raw, 1e-12, None)), ek, info)
+
+    def predict_speaker(self, inputs: Any, stats: SpeakerStats, *, shared: dict[str, list[Any]] | None = None,
+                        update: bool = True) -> ExpertOutput:
+        """Predict utterances of one speaker with running speaker statistics.
+
+        Args:
+            inputs: As :meth:`predict`.
+            stats: The speaker's statistics (:meth:`speaker_stats`); with ``update`` these
+                utterances are added first (a stream: each utterance is read with the statistics of
+                itself and those before it).
+            shared: As :meth:`predict`.
+            update: Add the inputs to ``stats`` before reading them.
+        """
+        waves = [self.waveform(it, i) for i, it in enumerate(_as_items(inputs))]
+        feats = self.features_of(waves, (shared or {}).get(SHARED_PASS))
+        if update:
+            stats.update(feats)
+        return self.predict_features(feats, stats, self._info(waves, feats))

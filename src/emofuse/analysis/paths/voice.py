@@ -9,16 +9,22 @@ trained on. Reliability: speech probability × ``min(1, duration / 1 s)`` × an 
 (:func:`snr_factor` of the blind SNR estimate the expert reports for the wave it read): the
 voice expert loses about 1.5 UAR points per dB below 30 dB white-noise SNR (validation curves in
 ``recipes/robustness/results/voice.md``), so a noisy voice should not outvote a clear face.
+
+With ``voice_speaker_norm`` on, the path keeps running speaker statistics of the recording's
+utterances (features only, no audio) and the expert blends in its speaker-normalised reading
+(:meth:`~emofuse.experts.voice_whisper.VoiceWhisperExpert.predict_speaker`); each reading's
+quality says with what weight (``speaker_norm_weight``) and over how many utterances.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from emofuse.analysis.paths.base import ModalityPath, PathContext, register_path
 from emofuse.analysis.paths.text import MIN_SPEECH_PROB
 from emofuse.analysis.result import ModalityResult
-from emofuse.errors import DataError
+from emofuse.errors import ConfigError, DataError
 from emofuse.experts.whisper_features import SHARED_PASS
 from emofuse.media.audio import pad_silence
 from emofuse.media.segment import SAMPLE_RATE, Segment
@@ -45,12 +51,20 @@ class VoicePath(ModalityPath):
     """Speech → ``voice-whisper`` (or the configured voice expert)."""
 
     modality = "audio"
+    #: The recording's running speaker statistics (``voice_speaker_norm``), else ``None``.
+    stats: Any = None
 
     def __init__(self, ctx: PathContext) -> None:
         super().__init__()
         self.ctx = ctx
         self.expert = ctx.expert("audio")
         self.share = SHARED_PASS in self.expert.needs.shared
+        self.stats = None
+        if ctx.config.voice_speaker_norm:
+            if getattr(self.expert, "speaker_norm", None) is None:
+                raise ConfigError(f"voice_speaker_norm: voice expert {self.expert.name!r} (these weights) ships no "
+                                  "speaker-normalised head")
+            self.stats = self.expert.speaker_stats()
 
     @classmethod
     def open(cls, ctx: PathContext) -> ModalityPath | str:
@@ -79,13 +93,17 @@ class VoicePath(ModalityPath):
                 shared, wave = None, pad_silence(speech, self.expert.pad_s)
                 t_wave = t_speech - self.expert.pad_s
             t0 = time.perf_counter()
-            out = self.expert.predict([(wave, SAMPLE_RATE)], shared=shared)
+            if self.stats is not None:
+                out = self.expert.predict_speaker([(wave, SAMPLE_RATE)], self.stats, shared=shared)
+            else:
+                out = self.expert.predict([(wave, SAMPLE_RATE)], shared=shared)
             self._time("voice", t0)
         except DataError as err:
             return ModalityResult.missing(f"voice unreadable: {err}", speech_prob=s.speech_prob)
         dur = len(s.audio) / SAMPLE_RATE
         quality = {"speech_prob": s.speech_prob, "duration_s": dur}
-        for key in ("voiced_fraction", "snr_db"):  # only experts that measure them report them (never a made-up 0)
+        # only experts that measure them report them (never a made-up 0)
+        for key in ("voiced_fraction", "snr_db", "speaker_norm_weight", "speaker_utterances"):
             if key in out.info:
                 quality[key] = float(out.info[key][0])
         reliability = s.speech_prob * min(1.0, dur / 1.0) * snr_factor(quality.get("snr_db"))
