@@ -3,6 +3,11 @@
 Usage::
 
     .venv/bin/python bench/experts_speed.py [--experts text-goemotions] [--repeats 50] [--out DIR]
+        [--compare face-fer2013=runs/old_face --compare text-goemotions=runs/old_text]
+
+``--compare NAME=DIR`` also times expert ``NAME`` loaded from another weights folder (e.g. the
+previous release's, ``git show <commit>:src/emofuse/experts/weights/<name>/...``) in the same
+run, right after the shipped one: a before/after comparison on the same machine and load.
 
 What is measured, per expert and per input size:
 
@@ -91,15 +96,16 @@ def _rss_mb() -> float:
     return kb / 1024 if sys.platform != "darwin" else kb / 2**20
 
 
-def bench_expert(name: str, repeats: int, warmup: int, batch: int) -> dict[str, Any]:
-    """Load one expert and time it on every input size of its modality."""
+def bench_expert(name: str, repeats: int, warmup: int, batch: int, weights: Path | None = None,
+                 label: str = "shipped") -> dict[str, Any]:
+    """Load one expert (its shipped weights, or ``weights``) and time it on every input size of its modality."""
     modality = EXPERTS.get(name).modality
     if modality not in INPUTS:
         raise SystemExit(f"no input generator for modality {modality!r}; add one to INPUTS")
     gc.collect()
     rss0 = _rss_mb()
     t0 = time.perf_counter()
-    expert = load_expert(name)
+    expert = load_expert(name, weights) if weights else load_expert(name)
     load_s = time.perf_counter() - t0
     rss_loaded = _rss_mb()
     rows = []
@@ -135,7 +141,7 @@ def bench_expert(name: str, repeats: int, warmup: int, batch: int) -> dict[str, 
             "tracemalloc_peak_kb": peak / 1024,
         })
     head_params = sum(p.numel() for p in expert.head.parameters()) if hasattr(expert, "head") else None
-    return {"expert": name, "modality": modality, "load_s": load_s, "rss_before_load_mb": rss0,
+    return {"expert": name, "weights": label, "modality": modality, "load_s": load_s, "rss_before_load_mb": rss0,
             "rss_after_load_mb": rss_loaded, "rss_peak_mb": _rss_mb(), "head_parameters": head_params,
             "rows": rows}
 
@@ -148,9 +154,21 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32, help="items per call for the throughput column")
     ap.add_argument("--out", type=Path, default=Path("runs/bench"))
+    ap.add_argument("--compare", action="append", default=[], metavar="NAME=DIR",
+                    help="also time expert NAME from weights folder DIR (e.g. the previous release's)")
     args = ap.parse_args()
+    compare: dict[str, Path] = {}
+    for spec in args.compare:
+        name, sep, folder = spec.partition("=")
+        if not sep or not (Path(folder) / "card.json").is_file():
+            raise SystemExit(f"--compare wants NAME=DIR with DIR/card.json, got {spec!r}")
+        compare[name] = Path(folder)
     torch.set_num_threads(1)
-    results = [bench_expert(n, args.repeats, args.warmup, args.batch) for n in args.experts.split(",") if n]
+    results = []
+    for n in [n for n in args.experts.split(",") if n]:
+        results.append(bench_expert(n, args.repeats, args.warmup, args.batch))
+        if n in compare:
+            results.append(bench_expert(n, args.repeats, args.warmup, args.batch, compare[n], str(compare[n])))
 
     from rich.console import Console
     from rich.table import Table
@@ -161,7 +179,8 @@ def main() -> None:
         table.add_column(col, justify="left" if col in ("expert", "input") else "right")
     for r in results:
         for i, row in enumerate(r["rows"]):
-            table.add_row(r["expert"] if i == 0 else "", row["input"], f"{row['median_ms']:.2f}",
+            table.add_row((r["expert"] + ("" if r["weights"] == "shipped" else f" ({r['weights']})")) if i == 0 else "",
+                          row["input"], f"{row['median_ms']:.2f}",
                           f"{row['p90_ms']:.2f}", f"{row['items_per_s_batched']:.0f}",
                           f"{row['tracemalloc_peak_kb']:.0f}", f"{r['load_s']:.2f}" if i == 0 else "",
                           f"{r['rss_before_load_mb']:.0f}/{r['rss_after_load_mb']:.0f}/{r['rss_peak_mb']:.0f}"
