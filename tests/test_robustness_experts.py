@@ -167,3 +167,21 @@ def test_sweep_rejects_mismatched_inputs(face):
         expert_sweep(face, np.zeros((2, 48, 48), np.uint8), ["anger"] * 2, "blur", [1], batch_size=0,
                      progress=False)
     assert get_corruption("blur").modality == "face"
+
+
+def test_shared_cache_scores_the_clean_condition_once():
+    items, labels = _tones()
+
+    class Counting(ZeroCrossingVoice):
+        calls = 0
+
+        def predict(self, items):
+            Counting.calls += len(items)
+            return super().predict(items)
+
+    cache: dict = {}
+    a = expert_sweep(Counting(), items, labels, "white_noise", [10], progress=False, cache=cache)
+    first = Counting.calls
+    b = expert_sweep(Counting(), items, labels, "reverb", [0.5], progress=False, cache=cache)
+    assert first == 2 * len(items) and Counting.calls - first == len(items)  # second sweep: corrupted only
+    assert a[0]["accuracy"] == b[0]["accuracy"] and a[0]["condition"] == b[0]["condition"] == "clean"

@@ -154,6 +154,7 @@ def expert_cmd(
                    if v is not None}
         inputs = rb.corpus_inputs(expert, data, format=data_format, limit=limit, seed=seed, **options)
         rows: list[dict] = []
+        cache: dict = {}  # the clean readings, scored once for every corruption
         for spec in specs:
             ctx: dict = {}
             if spec.name == "babble_noise":
@@ -166,7 +167,7 @@ def expert_cmd(
                     err_console.print(f"skipping babble_noise: {exc}", highlight=False, soft_wrap=True)
                     continue
             rows += rb.expert_sweep(expert, inputs.items, inputs.labels, spec.name, level_list, seed=seed,
-                                    batch_size=batch_size, progress=True, target=name, **ctx)
+                                    batch_size=batch_size, progress=True, target=name, cache=cache, **ctx)
         skipped = ", ".join(f"{k}: {v}" for k, v in inputs.skipped.items())
         title = f"Robustness of {name} on {data.name} (n={len(inputs.labels)}" + (f"; left out {skipped})"
                                                                                  if skipped else ")")
