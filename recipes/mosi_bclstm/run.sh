@@ -11,3 +11,8 @@ emofuse train "$(dirname "$0")/train.yaml" --set data.train="$DATA/train.npz" --
   --output-dir "$OUT/checkpoint"
 # The withheld official test file has the same format and keys as dev.npz:
 #   emofuse evaluate "$OUT/checkpoint" path/to/test.npz --json
+# Seed ensembles (mean of the 5 members' probabilities; section "bc-LSTM and seed ensembles" of the README):
+python "$(dirname "$0")/ensemble.py" --data-dir "$(dirname "$DATA")" --config "$(dirname "$0")/train_bclstm.yaml" \
+  --seeds 0-4 --out "$OUT/ensemble_bclstm"
+python "$(dirname "$0")/ensemble.py" --data-dir "$(dirname "$DATA")" --config "$(dirname "$0")/train.yaml" \
+  --seeds 0-4 --out "$OUT/ensemble_gated"

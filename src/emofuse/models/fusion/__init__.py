@@ -1,6 +1,7 @@
 """The fusion model zoo. Importing this package registers every model in ``MODELS``."""
 
 from emofuse.models.fusion import (  # noqa: F401
+    bclstm,
     bilinear,
     early,
     gated,
