@@ -96,6 +96,39 @@ class ModelOutput:
         return self.logits
 
 
+def run_over_groups(rnn: nn.RNNBase, x: Tensor, groups: Tensor | None, positions: Tensor | None) -> Tensor:
+    """Run a batch-first ``rnn`` over the utterances of each group, in order of ``positions``.
+
+    Args:
+        rnn: A batch-first (bidirectional) LSTM or GRU taking ``(G, T, D)`` inputs.
+        x: ``(B, D)`` one vector per utterance, rows in any order.
+        groups: ``(B,)`` group index of each row, or ``None`` (every row its own group).
+        positions: ``(B,)`` order of each row inside its group, or ``None`` (batch order).
+
+    Returns:
+        ``(B, K)`` the rnn output at each utterance, row-aligned with ``x`` (``K`` is the rnn's
+        output size, ``2 * hidden_size`` when bidirectional). Groups never see each other.
+    """
+    b = x.shape[0]
+    if groups is None:
+        groups = torch.arange(b, device=x.device)
+    if positions is None:
+        positions = torch.arange(b, device=x.device)
+    key = positions.long().to(x.device) - positions.min()
+    groups = groups.long().to(x.device)
+    order = torch.argsort(groups * (int(key.max()) + 1) + key, stable=True)
+    _, counts = torch.unique_consecutive(groups[order], return_counts=True)
+    padded = nn.utils.rnn.pad_sequence(list(torch.split(x[order], counts.tolist())), batch_first=True)
+    packed = nn.utils.rnn.pack_padded_sequence(padded, counts.cpu(), batch_first=True, enforce_sorted=False)
+    out, _ = rnn(packed)
+    out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=padded.shape[1])
+    valid = torch.arange(padded.shape[1], device=x.device)[None, :] < counts.to(x.device)[:, None]
+    flat = out[valid]  # (B, K) in sorted order
+    res = torch.empty_like(flat)
+    res[order] = flat
+    return res
+
+
 class ContextEncoder(nn.Module):
     """BiGRU over the utterances of each context group, added residually to ``(B, H)``.
 
@@ -111,25 +144,7 @@ class ContextEncoder(nn.Module):
 
     def forward(self, h: Tensor, groups: Tensor | None, positions: Tensor | None) -> Tensor:
         """``h`` ``(B, H)``, ``groups``/``positions`` ``(B,)`` → ``(B, H)``."""
-        b = h.shape[0]
-        if groups is None:
-            groups = torch.arange(b, device=h.device)
-        if positions is None:
-            positions = torch.zeros(b, dtype=torch.long, device=h.device)
-        # sort by (group, position); stable so equal positions keep batch order
-        key = positions.long() - positions.min()
-        order = torch.argsort(groups.long() * (int(key.max()) + 1) + key, stable=True)
-        g_sorted = groups[order]
-        _, counts = torch.unique_consecutive(g_sorted, return_counts=True)
-        seqs = torch.split(h[order], counts.tolist())
-        padded = nn.utils.rnn.pad_sequence(list(seqs), batch_first=True)
-        packed = nn.utils.rnn.pack_padded_sequence(padded, counts.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.rnn(packed)
-        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=padded.shape[1])
-        valid = torch.arange(padded.shape[1], device=h.device)[None, :] < counts.to(h.device)[:, None]
-        flat = out[valid]  # (B, 2H) in sorted order
-        ctx = torch.empty_like(flat)
-        ctx[order] = flat
+        ctx = run_over_groups(self.rnn, h, groups, positions)
         return self.norm(h + self.out(ctx))
 
 
