@@ -143,8 +143,9 @@ def main() -> None:
         print(f"  {k:22s} acc {v['accuracy']:.1f}  UAR {v['uar']:.1f}", flush=True)
 
     final = fit(kind, hp, z, y)
-    module = SpeakerNormHead(speech.to_voice_head(SimpleNamespace(best_estimator_=final), x.shape[1]).config)
-    module.head.load_state_dict(speech.to_voice_head(SimpleNamespace(best_estimator_=final), x.shape[1]).state_dict())
+    head = speech.to_voice_head(SimpleNamespace(best_estimator_=final), x.shape[1])
+    module = SpeakerNormHead(head.config)
+    module.head.load_state_dict(head.state_dict())
     with torch.no_grad():
         module.floor.copy_(torch.as_tensor(floor, dtype=torch.float32))
     speech.check_export(SimpleNamespace(best_estimator_=final), module.head, z[:20])

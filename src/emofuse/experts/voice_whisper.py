@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from emofuse.errors import CheckpointError, DataError
-from emofuse.experts.base import Expert, ExpertNeeds, ExpertOutput, read_card, read_weights, register_expert
+from emofuse.experts.base import Expert, ExpertNeeds, ExpertOutput, _softmax, read_card, read_weights, register_expert
 from emofuse.experts.speaker_norm import SpeakerNormConfig, SpeakerNormHead, SpeakerStats, read_speaker_norm
 from emofuse.experts.voice import (
     FEATURE_NAMES,
@@ -211,12 +211,8 @@ class VoiceWhisperExpert(Expert):
         z = stats.normalise(x, module.floor.double().numpy())
         zl = module(torch.from_numpy(z)).double().numpy()
 
-        def soft(v: np.ndarray, t: float) -> np.ndarray:
-            e = np.exp((v - v.max(1, keepdims=True)) / t)
-            return e / e.sum(1, keepdims=True)
-
-        raw = (1 - w) * soft(logits, 1.0) + w * soft(zl, 1.0)
-        cal = (1 - w) * soft(logits, self.temperature) + w * soft(zl, cfg.temperature)
+        raw = (1 - w) * _softmax(logits) + w * _softmax(zl)
+        cal = (1 - w) * _softmax(logits / self.temperature) + w * _softmax(zl / cfg.temperature)
         # Ekman logits whose softmax at this expert's temperature is the calibrated blend
         ek = self.temperature * np.log(np.clip(cal, 1e-12, None))
         return self.output(np.log(np.clip(raw, 1e-12, None)), ek, info)
