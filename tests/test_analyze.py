@@ -112,7 +112,9 @@ def test_wrong_sample_rate_is_resampled(media: dict[str, Path]) -> None:
     a = analyze(media["audio"], asr=False)
     b = analyze(media["audio44k"], asr=False)
     assert [round(s.start, 1) for s in a.segments] == [round(s.start, 1) for s in b.segments]
-    assert a.segments[0].modalities["audio"].label == b.segments[0].modalities["audio"].label
+    # the same distribution, not the same argmax: the synthesised voice sits near a fear/happiness tie
+    pa, pb = a.segments[0].modalities["audio"].probs, b.segments[0].modalities["audio"].probs
+    assert 0.5 * sum(abs(pa[k] - pb[k]) for k in pa) < 0.1  # total variation (44.1 kHz read as 16 kHz: 0.71)
 
 
 def test_video_without_audio_track(media: dict[str, Path]) -> None:

@@ -108,6 +108,7 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
                               f"to 30 s; trained and validated on the next multiple of {window:g} s of it; at "
                               f"inference the encoder reads the next multiple of {infer:g} s (encoder_window_s)"),
             "encoder_window_s": infer,
+            "train_window_s": window,  # the features' window (ship_speaker_norm.py reads its caches with it)
             # trained on whole files (speech with ~1 s of silence around it): analysis pads its
             # voice-activity segments with silence to match (chosen on the training clips of
             # recipes/analysis_validation: 0.5 / 1.0 / 1.5 s → 76.8 / 86.1 / 71.1 % vs 85.1 % on the files)

@@ -94,17 +94,20 @@ def main() -> None:
     ap.add_argument("--weights", type=Path, default=weights_dir("voice-whisper"),
                     help="voice-whisper weights folder to add the head to (default the shipped one)")
     ap.add_argument("--exclude-speakers", nargs="+", metavar="CORPUS:IDS", default=None)
+    ap.add_argument("--window-s", type=float, default=None,
+                    help="encoder window of the cached features, s (default the card's train_window_s, else 30)")
     args = ap.parse_args()
     t0 = time.time()
     card = json.loads((args.weights / "card.json").read_text())
     kind = card["head"]["type"]
     hp = hyper_parameters()[kind]
     excluded = parse_exclusions(args.exclude_speakers)
+    window = args.window_s or float(card["preprocessing"].get("train_window_s", 30.0))
     tabs = []
     for name in ("ravdess", "emodb"):
         corpus = load_corpus(args.data_dir / name, format=name)
         tab = speech.handcrafted_table(name, corpus, REPO / "runs" / "voice" / "features")
-        frames, _ = whisper_frames(name, corpus, REPO / "runs" / "voice_whisper" / "features", 1, 8, 30.0)
+        frames, _ = whisper_frames(name, corpus, REPO / "runs" / "voice_whisper" / "features", 1, 8, window)
         if excluded.get(name):
             tab, frames, corpus = drop_speakers(tab, frames, corpus, excluded[name])
         tab["x"] = feature_matrix(card["preprocessing"]["features"], frames, tab["x"]).astype(np.float64)
@@ -159,6 +162,7 @@ def main() -> None:
                                "blend-k8-same": "statistics from 8 files of the same emotion (one mood)"}}
     card["speaker_norm"] = write_speaker_norm(args.weights, module.eval(), cfg, {
         "features": card["preprocessing"]["features"], "hyper_parameters": hp, "validation": validation,
+        "train_window_s": window,
         "command": "python recipes/voice_whisper/ship_speaker_norm.py --data-dir <data-dir>" + (
             " --exclude-speakers " + " ".join(args.exclude_speakers) if args.exclude_speakers else "")})
     cards.write_card(args.weights, add_limitation(card), kind="expert")

@@ -9,7 +9,8 @@ Steps:
 
 1. decode every RAVDESS (actors 01-18, speech) and EmoDB file at 16 kHz; cache as .npy under
    ``runs/voice_whisper/features/``: the last-layer Whisper tiny.en encoder states of the real
-   audio (:class:`emofuse.experts.whisper_features.WhisperEncoder`, float16, ragged) and the 279
+   audio (:class:`emofuse.experts.whisper_features.WhisperEncoder` reading a 10 s window, as at
+   inference: ``--window-s``, README "Encoder window"; float16, ragged) and the 279
    hand-crafted statistics of ``voice-ekman`` (:func:`emofuse.experts.voice.utterance_features`);
 2. feature sets: ``whisper`` (mean + std of the states over time, 768 dims) and
    ``whisper+hc`` (those and the 279 hand-crafted statistics, 1047 dims);
@@ -220,8 +221,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--features", default=",".join(FEATURE_SETS), help="feature sets to validate")
     ap.add_argument("--threads", type=int, default=1, help="CTranslate2 encoder threads")
     ap.add_argument("--batch-size", type=int, default=8, help="utterances per encode call")
-    ap.add_argument("--window-s", type=float, default=30.0,
-                    help="Whisper encoder input window for training and validation, s (30 = Whisper's own)")
+    ap.add_argument("--window-s", type=float, default=10.0,
+                    help="Whisper encoder input window for training and validation, s (the shipped head: 10, as "
+                         "at inference; 30 = Whisper's own, the window of the model selection in README)")
     ap.add_argument("--infer-window-s", type=float, default=10.0,
                     help="encoder window written to the card for inference (see the README: Encoder window)")
     ap.add_argument("--out", type=Path, default=None,
@@ -298,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
         results["ship_only"] = ship_cfg
     results["command"] = " ".join(
         ["python recipes/voice_whisper/train.py --data-dir <data-dir>"]
-        + ([f"--window-s {args.window_s:g}"] if args.window_s != 30.0 else [])
+        + ([f"--window-s {args.window_s:g}"] if args.window_s != 10.0 else [])
         + ([f"--infer-window-s {args.infer_window_s:g}"] if args.infer_window_s != 10.0 else [])
         + (["--exclude-speakers"] + [c + ":" + ",".join(v) for c, v in excluded.items()] if excluded else [])
         + (["--ship-only"] if args.ship_only else [])
