@@ -6,8 +6,8 @@ figures on training actors 12-14) plus the validation-media figures of ``compare
 (actors 15-18, FER2013 PublicTest, MELD dev; voice read by the head trained without them),
 intended use, limits and licences.
 
-    python recipes/analysis_validation/ship_fusion.py --checkpoint runs/fusion_models_heldout/early_concat_s3 \\
-        --comparison runs/cmp_ship/fusion_comparison.json
+    python recipes/analysis_validation/ship_fusion.py --checkpoint runs/fusion_models_w10/gated_s2 \\
+        --comparison recipes/analysis_validation/results/fusion_comparison.json
 """
 
 from __future__ import annotations
@@ -93,6 +93,18 @@ def calibrate(checkpoint: Path, runs: Path, voice_from: str) -> dict[str, Any]:
             "note": "ECE cross-fitted by actor halves (15-16 / 17-18)"}
 
 
+def selection(checkpoint: Path) -> str:
+    """How the checkpoint was chosen: family by mean early-stopping macro-F1, then its best seed (training side)."""
+    summary = checkpoint.parent / "train_summary.json"
+    if not summary.is_file():
+        return f"{checkpoint.name} (no train_summary.json next to it)"
+    fam = {k: v["early_stop_f1_macro_mean"] for k, v in json.loads(summary.read_text()).items()
+           if isinstance(v, dict) and "early_stop_f1_macro_mean" in v}
+    return ("family by mean early-stopping macro-F1 over its seeds (training actors 12-14, never the validation "
+            "media): " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(fam.items(), key=lambda kv: -kv[1]))
+            + f"; then the seed with the best early-stopping macro-F1: {checkpoint.name}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", type=Path, required=True)
@@ -124,9 +136,10 @@ def main() -> None:
     card.update({
         "name": "fusion-media",
         "description": ("Decision-level fusion of the text, voice and face experts' ekman7 distributions plus "
-                        "their reliability and certainty (9 values per modality, presence mask), an early_concat "
-                        "MLP from the emofuse zoo. Used by `emofuse analyze` when two or more signals are "
-                        "present; a single signal is passed through by the evidence rule."),
+                        "their reliability and certainty (9 values per modality, presence mask), a "
+                        f"{card['model']} model from the emofuse zoo. Used by `emofuse analyze` when two or more "
+                        "signals are present; a single signal is passed through by the evidence rule."),
+        "selection": selection(args.checkpoint),
         "intended_use": "Combining emofuse's own experts inside `emofuse analyze` on speech with a visible face.",
         "out_of_scope": ["Other experts than text-goemotions, voice-whisper and face-fer2013 (their output "
                          "distributions are what it learned)", "Decisions about people"],
@@ -134,8 +147,9 @@ def main() -> None:
             "Trained on synthetic composites of acted speech (RAVDESS actors 01-11), posed face photos "
             "(FER2013 Training) and TV-sitcom sentences (MELD train): it learned how the experts err on these "
             "corpora, not on conversational media.",
-            "The voice readings it was trained on come from a head that had seen those actors (in-sample, more "
-            "confident than on new speakers); on new speakers it may trust the voice too much.",
+            "The voice readings it was trained on are cross-fitted (each training clip read by a voice-whisper head "
+            "trained without its actor, at the shipped 10 s window), but those heads saw 7 fewer actors than the "
+            "shipped one: the shipped head is a little stronger than what the fusion learned to expect.",
             "When the words carry an emotion that voice and face do not show, it follows voice and face "
             "(words_only clips: it follows words the text expert read right on few clips); use "
             "`--fusion evidence` to weigh the words more.",

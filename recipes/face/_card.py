@@ -106,7 +106,11 @@ def build_card(cfg: FaceNetConfig, results: dict[str, Any], calib: dict[str, Any
                               "schedule": "one-cycle (20% warm-up, cosine)", "epochs": args.epochs,
                               "batch_size": args.batch_size, "seed": args.seed,
                               "loss": "cross-entropy" + (f", label smoothing {args.label_smoothing:g}"
-                                                         if getattr(args, "label_smoothing", 0) else ""),
+                                                         if getattr(args, "label_smoothing", 0) else "") + (
+                                  f"; distilled ({args.kd_weight:g} of the loss, KL at temperature "
+                                  f"{args.kd_temperature:g}) from the mean logits of {len(args.teachers)} "
+                                  "teacher(s) of the same recipe (other seeds) on the same augmented batch"
+                                  if getattr(args, "teachers", None) else ""),
                               "augmentation": "random rotation +-10 deg, scale 0.9-1.1, shift +-4 px, "
                                               "horizontal flip (one affine warp, border padding)" + "".join(
                                   [f"; random erasing p={args.erase_prob:g} (2-20% of the crop)"

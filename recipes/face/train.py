@@ -83,6 +83,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cutmix-prob", type=float, default=0.5, help="share of batches mixed with CutMix")
     p.add_argument("--cutmix-alpha", type=float, default=1.0, help="Beta(alpha, alpha) of the CutMix area")
     p.add_argument("--erase-prob", type=float, default=0.5, help="per-image probability of random erasing")
+    p.add_argument("--teachers", nargs="+", default=None, metavar="DIR",
+                   help="face-fer2013 weights folders (head + card) whose mean logits the student is distilled "
+                        "from, read on the same augmented batch (e.g. other seeds)")
+    p.add_argument("--kd-weight", type=float, default=0.7, help="share of the distillation term in the loss")
+    p.add_argument("--kd-temperature", type=float, default=2.0, help="softmax temperature of the distillation")
     p.add_argument("--resume", action="store_true", help="continue from runs/face/last.pt")
     p.add_argument("--finalize-only", action="store_true", help="ship the best checkpoint so far")
     p.add_argument("--test-csv", default=None, help="a fer2013.csv with PrivateTest rows to score (withheld here)")
@@ -145,17 +150,29 @@ def train(args: argparse.Namespace, xtr: np.ndarray, ytr: np.ndarray, xva: np.nd
     def batches(epoch: int, gen: torch.Generator) -> list[torch.Tensor]:
         return list(torch.randperm(len(xt), generator=gen).split(args.batch_size))
 
-    mix: dict[str, torch.Tensor | None] = {"perm": None, "own": None}  # this batch's CutMix, for the loss
+    mix: dict[str, torch.Tensor | None] = {"perm": None, "own": None, "teacher": None}  # this batch, for the loss
+    teachers = [FaceExpert.from_dir(d).net.eval().to(memory_format=torch.channels_last)
+                for d in (args.teachers or [])]
 
     def forward(m: torch.nn.Module, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         x = random_erase(augment(xt[idx], gen), gen, args.erase_prob)
         mix["perm"] = mix["own"] = None
         if args.cutmix_prob > 0 and float(torch.rand(1, generator=gen)) < args.cutmix_prob:
             x, mix["perm"], mix["own"] = cutmix(x, gen, args.cutmix_alpha)
-        return m(x.contiguous(memory_format=torch.channels_last))
+        x = x.contiguous(memory_format=torch.channels_last)
+        if teachers:  # the teachers read the very image the student reads (augmented, erased, mixed)
+            with torch.inference_mode():
+                mix["teacher"] = torch.stack([t(x) for t in teachers]).mean(0).clone()
+        return m(x)
 
     def loss(z: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        return mixed_loss(z, yt[idx], mix["perm"], mix["own"], args.label_smoothing)
+        hard = mixed_loss(z, yt[idx], mix["perm"], mix["own"], args.label_smoothing)
+        if not teachers:
+            return hard
+        t = args.kd_temperature  # Hinton et al.: KL at temperature t, scaled by t^2 to keep gradient size
+        kd = F.kl_div(F.log_softmax(z / t, 1), F.log_softmax(mix["teacher"] / t, 1), log_target=True,
+                      reduction="batchmean") * t * t
+        return (1 - args.kd_weight) * hard + args.kd_weight * kd
 
     def score(m: torch.nn.Module) -> dict[str, float]:
         z = predict_logits(m, xva, flip=False)
@@ -216,9 +233,8 @@ def finalize(args: argparse.Namespace, cfg: FaceNetConfig, run: Path, rawva: np.
     card["metrics"]["weights_bytes"] = results["weights_bytes"]
     write_weights(out, net, card)
     (run / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    if not args.limit:
+    if not args.limit and out.resolve() == weights_dir("face-fer2013").resolve():  # only the shipped run
         (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    if not args.limit:
         write_readme(HERE / "README.md", results)
     print(json.dumps({k: results[k] for k in ("best_epoch", "calibration", "latency_ms_1thread",
                                               "weights_bytes")}, indent=1))

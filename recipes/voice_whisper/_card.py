@@ -52,16 +52,18 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
         "speech trimmed to the voice activity much worse (51.5 % vs 85.1 % on the training clips of "
         "recipes/analysis_validation); analysis pads each segment with 1.0 s of silence "
         "(preprocessing.segment_pad_s; 86.1 %), but the reading stays sensitive to the padding (0.5 s: 76.8 %, "
-        "1.5 s: 71.1 %): the head has learned the timing of RAVDESS/EmoDB files, so conversational speech cut "
+        "1.5 s: 71.1 %; figures of the head trained at the 30 s window, the padding was not re-chosen for the 10 s "
+        "head): the head has learned the timing of RAVDESS/EmoDB files, so conversational speech cut "
         "differently will read worse.",
         "Group gap (indicative, 4 speakers): the validation-only head trained the same way without RAVDESS "
-        "actors 15-18 scores their 240 files at UAR 75.6 % for the two female actors and 55.7 % for the two "
-        "male actors (per actor 60.1 / 76.8 / 51.2 / 74.4 % for 15 / 16 / 17 / 18; evaluate_expert("
-        "'voice-whisper', <actors 15-18>, weights=<that head>, by='gender')); expect lower accuracy for male "
-        "voices.",
-        "Noise (validation-only head, RAVDESS actors 15-18, recipes/robustness/results/voice.md): UAR 65.6 % clean, "
-        "56.5 / 45.1 / 31.1 / 19.6 % under white noise at 30 / 20 / 10 / 0 dB SNR, 44.0 % at 1 s reverberation; "
-        "babble (4 other RAVDESS talkers) costs about 33 points already at 30 dB SNR, because any sound in the "
+        "actors 15-18 scores their 240 files at UAR 81.6 % for the two female actors and 73.2 % for the two "
+        "male actors (gap 8.3 points; per actor 73.2 / 76.2 / 73.2 / 86.9 % for 15 / 16 / 17 / 18, worst-actor "
+        "gap 13.7; evaluate_expert('voice-whisper', <actors 15-18>, weights=<that head>, by='gender')); expect "
+        "lower accuracy for male voices.",
+        "Noise (validation-only head, RAVDESS actors 15-18, recipes/robustness/results/voice.md): UAR 77.4 % clean, "
+        "52.1 / 46.9 / 39.4 / 23.1 % under white noise at 30 / 20 / 10 / 0 dB SNR, 71.3 / 57.0 % at 0.3 / 1 s "
+        "reverberation; "
+        "babble (4 other RAVDESS talkers) costs about 42 points already at 30 dB SNR, because any sound in the "
         "silence around the speech, which the head relies on, moves its reading. The voice path down-weights "
         "readings with a low estimated SNR (emofuse.analysis.paths.voice.snr_factor): it sees white noise, not "
         "babble.",
@@ -89,8 +91,10 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
         "calibration": sc.calibration(results["shipped"]["calibration"]),
         "head": {"type": kind, "config": head_cfg, "hyper_parameters": results["shipped"]["chosen"],
                  "selection": (f"fixed to the configuration of {ship_only['card']} (--ship-only: features, head "
-                               "type and hyper-parameters read from that card, not re-selected); refit on all "
-                               "training speakers" if ship_only else
+                               "type and hyper-parameters read from that card, not re-selected; that configuration "
+                               "was chosen by the full run of recipes/voice_whisper/train.py at the 30 s window, "
+                               "recipes/voice_whisper/README.md Results); refit on all training speakers"
+                               if ship_only else
                                "feature set and model family by mean outer-fold UAR of the joint protocol among "
                                "exportable candidates (logreg, mlp) on {whisper, whisper+hc}; hyper-parameters by "
                                "a 6-fold group (speaker) CV on all training speakers")},
