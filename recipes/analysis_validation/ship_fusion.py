@@ -150,9 +150,12 @@ def main() -> None:
             "The voice readings it was trained on are cross-fitted (each training clip read by a voice-whisper head "
             "trained without its actor, at the shipped 10 s window), but those heads saw 7 fewer actors than the "
             "shipped one: the shipped head is a little stronger than what the fusion learned to expect.",
-            "When the words carry an emotion that voice and face do not show, it follows voice and face "
-            "(words_only clips: it follows words the text expert read right on few clips); use "
-            "`--fusion evidence` to weigh the words more.",
+            "When the words carry an emotion that voice and face do not show, it follows the words mostly when "
+            "the text expert read them right, and that expert reads conversational (MELD) sentences poorly: on "
+            "such clips the fused label is usually wrong (recipes/analysis_validation/README.md, words_only).",
+            "On speech over a face where the words say nothing (lexically neutral sentences) the evidence rule "
+            "(`--fusion evidence`) scores a few points higher on the validation media; on one speaker's "
+            "utterances with such words the fused label is slightly below the voice alone.",
             "Seed-to-seed spread is several points (5 seeds, see metrics); one seed is shipped, chosen on the "
             "early-stopping split, not on the validation media.",
             "No per-group figures: the validation media have 4 speakers (2 female, 2 male).",
