@@ -20,7 +20,8 @@ Protocols: cross-corpus on the 6 shared Ekman classes (train all of one corpus, 
 other, both ways) and the joint ekman7 protocol of ``recipes/voice`` (6 folds of 3 RAVDESS actors
 + 1-2 EmoDB speakers; mean ± std over folds), with per-gender UAR of the pooled out-of-fold
 predictions. Every figure is a validation figure (speaker-independent CV on RAVDESS actors 01-18
-and EmoDB; official test splits withheld). Writes ``results_speaker_norm.{json,md}`` here.
+and EmoDB; official test splits withheld). Writes ``results_speaker_norm.{json,md}`` here
+(``--window-s 10``: ``results_speaker_norm_w10.*``, the features of the shipped 10 s head).
 
     python recipes/voice_whisper/speaker_norm_study.py --data-dir <data-dir>     # ~3 min, 1 thread
 """
@@ -221,14 +222,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=os.environ.get(DATA_DIR_ENV))
     ap.add_argument("--models", default="logreg,mlp")
+    ap.add_argument("--window-s", type=float, default=30.0,
+                    help="encoder window of the cached features, s (30: the committed study; 10: the shipped "
+                         "head's, written to results_speaker_norm_w10.*)")
     args = ap.parse_args()
+    stem = "results_speaker_norm" + ("" if args.window_s == 30.0 else f"_w{args.window_s:g}")
     t0 = time.time()
     hps = hyper_parameters()
     tabs, xs = {}, [{} for _ in range(DRAWS)]
     for name in ("ravdess", "emodb"):
         corpus = load_corpus(args.data_dir / name, format=name)
         tabs[name] = speech.handcrafted_table(name, corpus, REPO / "runs" / "voice" / "features")
-        frames, _ = whisper_frames(name, corpus, REPO / "runs" / "voice_whisper" / "features", 1, 8, 30.0)
+        frames, _ = whisper_frames(name, corpus, REPO / "runs" / "voice_whisper" / "features", 1, 8, args.window_s)
         tabs[name]["x"] = feature_matrix(FEATURES, frames, tabs[name]["x"]).astype(np.float64)
     # std floor: 1e-3 of the pooled std (guards near-constant dimensions in a few utterances)
     floor = 1e-3 * np.concatenate([t["x"] for t in tabs.values()]).std(0) + 1e-8
@@ -254,8 +259,9 @@ def main() -> None:
                   f"E->R {cc[mode]['emodb->ravdess']['uar']:.1f}  joint {jt[mode]['all']['uar_mean']:.1f}"
                   f" ± {jt[mode]['all']['uar_std']:.1f}  gap {jt[mode]['gender']['gap_male_female']:.1f}", flush=True)
         results["elapsed_s"] = time.time() - t0
-        (HERE / "results_speaker_norm.json").write_text(json.dumps(results, indent=1, default=float))
-        (HERE / "results_speaker_norm.md").write_text(render(results))
+        results["window_s"] = args.window_s
+        (HERE / f"{stem}.json").write_text(json.dumps(results, indent=1, default=float))
+        (HERE / f"{stem}.md").write_text(render(results))
     print(f"done [{time.time() - t0:.0f}s]")
 
 
