@@ -32,7 +32,7 @@ def crafted(index: int = 0, start: float = 0.0) -> SegmentResult:
 
 @pytest.fixture(scope="module")
 def fusers():  # noqa: ANN201
-    return {"evidence": make_fuser(AnalyzeConfig(fusion="evidence")), "trained": make_fuser(AnalyzeConfig())}
+    return {f: make_fuser(AnalyzeConfig(fusion=f)) for f in ("evidence", "trained")}
 
 
 @pytest.mark.parametrize("kind", ["evidence", "trained"])

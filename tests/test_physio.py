@@ -207,7 +207,7 @@ def test_trained_fusion_joins_physio_through_the_rule() -> None:
     from emofuse.analysis import AnalyzeConfig
     from emofuse.analysis.fusion import make_fuser
 
-    fuser = make_fuser(AnalyzeConfig())
+    fuser = make_fuser(AnalyzeConfig(fusion="trained"))
     p = lambda k: [0.9 if i == k else 0.1 / 6 for i in range(7)]  # noqa: E731
     mods = {"audio": ModalityResult.from_probs(p(0), reliability=1.0),
             "face": ModalityResult.from_probs(p(0), reliability=1.0),

@@ -384,7 +384,7 @@ def analyze_cmd(
         = True,
     fps: Annotated[float | None, typer.Option("--fps", help="Video frames sampled per second (face path).")] = None,
     segmentation: Annotated[str | None, typer.Option(help="auto | transcript | vad | window")] = None,
-    fusion: Annotated[str | None, typer.Option(help="trained (default: the shipped model), evidence, linear, log")]
+    fusion: Annotated[str | None, typer.Option(help="evidence (default), trained (shipped model), linear, log")]
         = None,
     fusion_model: Annotated[Path | None, typer.Option(
         "--fusion-model", help="A trained zoo checkpoint over the experts' ekman7 outputs, instead of the rule.")]

@@ -3,7 +3,7 @@
 Example:
     >>> cfg = AnalyzeConfig(fps=2.0, asr=False)
     >>> cfg.segmentation, cfg.fusion, cfg.experts["audio"]
-    ('auto', 'trained', 'voice-whisper')
+    ('auto', 'evidence', 'voice-whisper')
     >>> AnalyzeConfig.from_dict({"experts": {"voice": "voice-ekman"}}).experts["audio"]
     'voice-ekman'
 """
@@ -65,12 +65,13 @@ class AnalyzeConfig:
         max_side: Long side (pixels) sampled frames are scaled to before face detection.
         max_faces: Faces read per frame.
         min_face_score: Detections below this score are ignored.
-        fusion: ``"trained"`` (the fusion model shipped in the package, trained on analysed
-            media, :data:`~emofuse.analysis.fusion.SHIPPED_FUSION`; with one signal present the
-            ``evidence`` rule passes it through) or a rule (:mod:`emofuse.analysis.fusion`):
-            ``"evidence"`` (weights follow each reading's certainty and quality; a neutral
-            reading of words is absence of evidence), ``"linear"`` or ``"log"`` pooling of
-            prior × reliability weights.
+        fusion: a rule (:mod:`emofuse.analysis.fusion`): ``"evidence"`` (the default: weights
+            follow each reading's certainty and quality; a neutral reading of words is absence
+            of evidence; it scored at or above the trained model on every view of the
+            validation media, recipes/analysis_validation), ``"linear"`` or ``"log"`` pooling of
+            prior × reliability weights; or ``"trained"`` (the fusion model shipped in the
+            package, trained on analysed media, :data:`~emofuse.analysis.fusion.SHIPPED_FUSION`;
+            with one signal present the ``evidence`` rule passes it through).
         certainty_power: ``γ`` of the ``evidence`` rule (0 ignores certainty).
         neutral_absence: ``α`` of the ``evidence`` rule: the share of a neutral face or voice
             reading treated as absence of expression rather than evidence of a neutral state.
@@ -112,7 +113,7 @@ class AnalyzeConfig:
     max_side: int = 640
     max_faces: int = 3
     min_face_score: float = 0.5
-    fusion: str = "trained"
+    fusion: str = "evidence"
     certainty_power: float = 1.0
     neutral_absence: float = 0.0
     fusion_model: str | None = None

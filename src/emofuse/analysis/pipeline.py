@@ -32,7 +32,7 @@ media (cut/dropped with a warning). Each segment says which modality is missing 
 Example:
     >>> cfg = AnalyzeConfig(fps=2.0, asr=False)
     >>> cfg.segmentation, cfg.fusion
-    ('auto', 'trained')
+    ('auto', 'evidence')
 """
 
 from __future__ import annotations

@@ -299,7 +299,7 @@ def _job(state: ServiceState, job_id: str) -> Job:
 
 def list_models() -> dict[str, Any]:
     """``{"experts": [...], "fusion": {...}, "formats": [...]}``: what ``GET /models`` answers."""
-    from emofuse.analysis.config import DEFAULT_EXPERTS, FUSION_METHODS
+    from emofuse.analysis.config import DEFAULT_EXPERTS, FUSION_METHODS, AnalyzeConfig
     from emofuse.analysis.writers import output_formats
     from emofuse.experts import EXPERTS, list_experts, read_card, weights_dir
 
@@ -313,7 +313,7 @@ def list_models() -> dict[str, Any]:
         except EmofuseError as err:
             item["card"], item["card_error"] = None, type(err).__name__
         experts.append(item)
-    return {"experts": experts, "fusion": {"methods": list(FUSION_METHODS), "default": "trained"},
+    return {"experts": experts, "fusion": {"methods": list(FUSION_METHODS), "default": AnalyzeConfig().fusion},
             "formats": list(output_formats())}
 
 
