@@ -137,8 +137,9 @@ def main() -> None:
         "name": "fusion-media",
         "description": ("Decision-level fusion of the text, voice and face experts' ekman7 distributions plus "
                         "their reliability and certainty (9 values per modality, presence mask), a "
-                        f"{card['model']} model from the emofuse zoo. Used by `emofuse analyze --fusion trained` when two or more "
-                        "signals are present; a single signal is passed through by the evidence rule."),
+                        f"{card['model']} model from the emofuse zoo. Used by `emofuse analyze --fusion trained` "
+                        "when two or more signals are present; a single signal is passed through by the evidence "
+                        "rule."),
         "selection": selection(args.checkpoint),
         "intended_use": "Combining emofuse's own experts inside `emofuse analyze --fusion trained` on speech with a "
                         "visible face.",
