@@ -31,7 +31,8 @@ rule before) is ``Σ w_m p_m`` with ``w_m ∝ π_m r_m``; ``log`` is ``∝ Π p_
 
 A trained fusion model from the zoo can replace the rule
 (:class:`~emofuse.analysis.fusion_trained.TrainedFusion`); one is shipped (:data:`SHIPPED_FUSION`,
-``fusion="trained"``, the default: it beat the rule on the validation media of
+``fusion="trained"``; the default was this model from issue 9 until the voice expert's 10 s head,
+after which the ``evidence`` rule scored at or above it on every view of the validation media of
 ``recipes/analysis_validation``), with the ``evidence`` rule passing a single signal through.
 :func:`refuse` applies any fuser to a saved :class:`~emofuse.analysis.result.AnalysisResult`
 without analysing the media again.
