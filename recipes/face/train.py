@@ -161,8 +161,8 @@ def train(args: argparse.Namespace, xtr: np.ndarray, ytr: np.ndarray, xva: np.nd
             x, mix["perm"], mix["own"] = cutmix(x, gen, args.cutmix_alpha)
         x = x.contiguous(memory_format=torch.channels_last)
         if teachers:  # the teachers read the very image the student reads (augmented, erased, mixed)
-            with torch.inference_mode():
-                mix["teacher"] = torch.stack([t(x) for t in teachers]).mean(0).clone()
+            with torch.no_grad():
+                mix["teacher"] = torch.stack([t(x) for t in teachers]).mean(0)
         return m(x)
 
     def loss(z: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

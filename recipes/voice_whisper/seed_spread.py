@@ -29,9 +29,9 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.metrics import balanced_accuracy_score  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
-from train import REPO, feature_matrix, whisper_frames  # noqa: E402
+from train import cached_tables  # noqa: E402
 
-from emofuse.data.corpora import DATA_DIR_ENV, load_corpus  # noqa: E402
+from emofuse.data.corpora import DATA_DIR_ENV  # noqa: E402
 from emofuse.experts.base import weights_dir  # noqa: E402
 from emofuse.train import speech  # noqa: E402
 
@@ -47,13 +47,7 @@ def main() -> None:
     card = json.loads((weights_dir("voice-whisper") / "card.json").read_text())
     pre, kind = card["preprocessing"], card["head"]["type"]
     window = float(pre.get("train_window_s", 30.0))
-    tabs = {}
-    for name in ("ravdess", "emodb"):
-        corpus = load_corpus(args.data_dir / name, format=name)
-        tab = speech.handcrafted_table(name, corpus, REPO / "runs" / "voice" / "features")
-        frames, _ = whisper_frames(name, corpus, REPO / "runs" / "voice_whisper" / "features", 1, 8, window)
-        tab["x"] = feature_matrix(pre["features"], frames, tab["x"]).astype(np.float64)
-        tabs[name] = tab
+    tabs = cached_tables(args.data_dir, pre["features"], window)
     rav = tabs["ravdess"]
     test = np.isin(rav["speaker"], HELD_OUT)  # rows of the held-out actors; the rest + EmoDB train
     x = np.concatenate([rav["x"][~test], tabs["emodb"]["x"]])

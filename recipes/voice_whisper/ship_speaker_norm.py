@@ -31,10 +31,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from speaker_norm_study import fit, hyper_parameters, scores  # noqa: E402  (this folder)
-from train import REPO, SEED, drop_speakers, feature_matrix, parse_exclusions, whisper_frames  # noqa: E402
+from train import SEED, cached_tables, parse_exclusions  # noqa: E402
 
 from emofuse import cards  # noqa: E402
-from emofuse.data.corpora import DATA_DIR_ENV, load_corpus  # noqa: E402
+from emofuse.data.corpora import DATA_DIR_ENV  # noqa: E402
 from emofuse.evaluate.metrics import classification_metrics  # noqa: E402
 from emofuse.experts.base import weights_dir  # noqa: E402
 from emofuse.experts.calibration import fit_temperature  # noqa: E402
@@ -103,15 +103,7 @@ def main() -> None:
     hp = hyper_parameters()[kind]
     excluded = parse_exclusions(args.exclude_speakers)
     window = args.window_s or float(card["preprocessing"].get("train_window_s", 30.0))
-    tabs = []
-    for name in ("ravdess", "emodb"):
-        corpus = load_corpus(args.data_dir / name, format=name)
-        tab = speech.handcrafted_table(name, corpus, REPO / "runs" / "voice" / "features")
-        frames, _ = whisper_frames(name, corpus, REPO / "runs" / "voice_whisper" / "features", 1, 8, window)
-        if excluded.get(name):
-            tab, frames, corpus = drop_speakers(tab, frames, corpus, excluded[name])
-        tab["x"] = feature_matrix(card["preprocessing"]["features"], frames, tab["x"]).astype(np.float64)
-        tabs.append(tab)
+    tabs = list(cached_tables(args.data_dir, card["preprocessing"]["features"], window, excluded).values())
     x, y, groups, masks, jfolds = speech.joint_table(tabs, speech.speaker_folds(tabs))
     floor = 1e-3 * x.std(0) + 1e-8  # as in the study: guards near-constant dimensions of a few utterances
     z = per_speaker(x, groups, floor)

@@ -43,9 +43,9 @@ import numpy as np  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
-from train import HERE, REPO, SEED, SHARED, feature_matrix, whisper_frames  # noqa: E402  (this folder)
+from train import HERE, REPO, SEED, SHARED, cached_tables  # noqa: E402  (this folder)
 
-from emofuse.data.corpora import DATA_DIR_ENV, load_corpus  # noqa: E402
+from emofuse.data.corpora import DATA_DIR_ENV  # noqa: E402
 from emofuse.evaluate.metrics import classification_metrics  # noqa: E402
 from emofuse.train import speech  # noqa: E402
 from emofuse.train.folds import iter_folds  # noqa: E402
@@ -229,12 +229,7 @@ def main() -> None:
     stem = "results_speaker_norm" + ("" if args.window_s == 30.0 else f"_w{args.window_s:g}")
     t0 = time.time()
     hps = hyper_parameters()
-    tabs, xs = {}, [{} for _ in range(DRAWS)]
-    for name in ("ravdess", "emodb"):
-        corpus = load_corpus(args.data_dir / name, format=name)
-        tabs[name] = speech.handcrafted_table(name, corpus, REPO / "runs" / "voice" / "features")
-        frames, _ = whisper_frames(name, corpus, REPO / "runs" / "voice_whisper" / "features", 1, 8, args.window_s)
-        tabs[name]["x"] = feature_matrix(FEATURES, frames, tabs[name]["x"]).astype(np.float64)
+    tabs, xs = cached_tables(args.data_dir, FEATURES, args.window_s), [{} for _ in range(DRAWS)]
     # std floor: 1e-3 of the pooled std (guards near-constant dimensions in a few utterances)
     floor = 1e-3 * np.concatenate([t["x"] for t in tabs.values()]).std(0) + 1e-8
     for name, t in tabs.items():

@@ -158,6 +158,25 @@ def feature_matrix(kind: str, frames: list[np.ndarray], hc: np.ndarray) -> np.nd
     raise ValueError(kind)
 
 
+def cached_tables(data_dir: Path, features: str, window_s: float,
+                  exclude: dict[str, list[str]] | None = None) -> dict[str, dict]:
+    """RAVDESS and EmoDB tables whose ``x`` is the ``features`` matrix (float64) from this recipe's caches.
+
+    Reads ``runs/voice/features`` and ``runs/voice_whisper/features`` (encoding what is missing) at
+    the encoder window ``window_s``; the files of the speakers in ``exclude`` (per corpus) are dropped.
+    """
+    tabs = {}
+    for name in ("ravdess", "emodb"):
+        corpus = load_corpus(data_dir / name, format=name)
+        tab = speech.handcrafted_table(name, corpus, REPO / "runs" / "voice" / "features")
+        frames, _ = whisper_frames(name, corpus, REPO / "runs" / "voice_whisper" / "features", 1, 8, window_s)
+        if (exclude or {}).get(name):
+            tab, frames, corpus = drop_speakers(tab, frames, corpus, exclude[name])
+        tab["x"] = feature_matrix(features, frames, tab["x"]).astype(np.float64)
+        tabs[name] = tab
+    return tabs
+
+
 def feature_names(kind: str) -> tuple[str, ...]:
     return WHISPER_FEATURE_NAMES + (FEATURE_NAMES if kind == "whisper+hc" else ())
 
