@@ -136,6 +136,8 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
         "citation": sc.citations() + [CITATIONS["Whisper"]],
         "emofuse_version": __version__,
     }
+    if results.get("augmentation"):
+        card["training_data"]["augmentation"] = results["augmentation"]
     folds = j.get("folds") or []
     if folds:
         cal = card["calibration"]

@@ -1,17 +1,11 @@
 """Training-data augmentation of ``voice-whisper`` for recording conditions: does it buy noise robustness?
 
-The shipped head (``whisper+hc``, mlp, hidden 128, ``clf__alpha = 1.0``, fixed; no re-selection) is
-trained on clean RAVDESS (actors 01-18) + EmoDB only. This study adds ``--copies`` augmented copies of
-every file, each file drawing one seeded random condition per copy (labels kept):
-
-* white or pink (1/f) noise at 5-30 dB SNR, babble of 3-6 OTHER speakers of the same corpus at
-  10-30 dB (bank: 4 files per speaker; RAVDESS bank from actors 01-14 only, so the validation actors
-  15-18 are never heard in training), reverberation RT60 0.2-1.2 s (the library's registered
-  corruptions, :mod:`emofuse.robustness.corrupt`), a lossy codec round trip through PyAV (AAC 24-64,
-  Opus 8-32, MP3 24-64 kbit/s), a gain change (peak to -35..+6 dBFS, clipped, 16-bit), or a speed
-  perturbation of ±10 % (resampling: tempo and pitch together);
-* features as ``train.py`` caches them (Whisper tiny.en int8 states, 30 s training window, float16,
-  mean + std; the 279 hand-crafted statistics), in resumable chunks under ``runs/voice_whisper/features_aug/``.
+The head (``whisper+hc``, mlp, hidden 128, ``clf__alpha = 1.0``, fixed; no re-selection) is trained on
+the clean RAVDESS (actors 01-18) + EmoDB files (before) or on those files plus ``--copies`` augmented
+copies of every file (after; the conditions and their cache: ``augment.py`` in this folder: noise,
+babble, reverberation, codecs, gain, speed, and ``vadpad``, the voice activity with digital silence
+around it as ``emofuse analyze`` reads a segment). Features at the ``--window-s`` encoder window
+(default 10 s, as ``train.py`` and at inference).
 
 Validation (every figure a validation figure; official test splits withheld, never read):
 
@@ -22,22 +16,23 @@ Validation (every figure a validation figure; official test splits withheld, nev
 (b) a validation-only head without RAVDESS actors 15-18, scored on their 240 files clean and under the
     conditions of ``recipes/robustness/voice.py`` (same seed, per-item seeds and babble bank), read
     through the shipped expert's feature path (``features_of``, the card's 10 s inference window), plus
-    two codecs (cached too). The clean-only head is that of ``train.py --exclude-speakers
-    ravdess:15,16,17,18 --ship-only``: its column reproduces ``recipes/robustness/results/voice.md``.
+    two codecs (cached too), and the files as ``analyze`` reads them (``vadpad 0.75``: a reading, not
+    a recording condition, so outside the rule's corrupted mean). The clean-only head is that of
+    ``train.py --exclude-speakers ravdess:15,16,17,18 --ship-only``: its column reproduces
+    ``recipes/robustness/results/voice.md``.
 
-Writes ``results_augment.{json,md}``; with ``--write-weights`` and the rule met, the augmented head + card
-go to ``runs/voice_aug_heldout/weights`` (never the shipped weights). Rule, fixed before the run: joint and
-held-out clean UAR within 1.0 / 2.0 points of the clean-only head, mean held-out corrupted UAR +5 points.
+Writes ``results_augment.{json,md}`` (``results_augment_c2.*`` with ``--copies 2``); with
+``--write-weights`` and the rule met, the augmented head + card go to ``runs/voice_aug_heldout/weights``
+(never the shipped weights). Rule, fixed before the run: joint and held-out clean UAR within 1.0 / 2.0
+points of the clean-only head, mean held-out corrupted UAR +5 points.
 
     OMP_NUM_THREADS=1 python recipes/voice_whisper/augment_study.py --data-dir <data-dir> --write-weights
-    # encoding (~20 min on one core) may be split first: --build-only --shard 0/2, --shard 1/2 (in parallel)
+    # encoding (~3 min a copy with two processes) may be split first: --build-only --shard 0/2, 1/2
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import json
 import os
 import time
@@ -48,9 +43,10 @@ from types import SimpleNamespace
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import augment  # noqa: E402  (this folder)
 import numpy as np  # noqa: E402
 from _card import _mark_validation_only  # noqa: E402  (this folder)
-from scipy.signal import correlate  # noqa: E402
+from augment import BANK_ACTORS, CACHE, KINDS, WEIGHTS, aug_features, codec_roundtrip, vad_padded  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -60,149 +56,22 @@ from emofuse.data.corpora import DATA_DIR_ENV, load_corpus  # noqa: E402
 from emofuse.evaluate.metrics import classification_metrics  # noqa: E402
 from emofuse.experts.base import weights_dir, write_weights  # noqa: E402
 from emofuse.experts.calibration import calibration_report  # noqa: E402
-from emofuse.experts.voice import SAMPLE_RATE, utterance_features  # noqa: E402
-from emofuse.experts.whisper_features import WhisperEncoder, pool_frames  # noqa: E402
-from emofuse.media.audio import load_audio, resample  # noqa: E402
-from emofuse.robustness.corrupt import active_power, corrupt  # noqa: E402
+from emofuse.experts.voice import SAMPLE_RATE  # noqa: E402
+from emofuse.media.audio import load_audio  # noqa: E402
 from emofuse.robustness.experts import corrupt_items, item_seeds  # noqa: E402
 from emofuse.train import speech  # noqa: E402
 from emofuse.train.folds import iter_folds  # noqa: E402
 
 SR = SAMPLE_RATE
-CACHE = REPO / "runs" / "voice_whisper" / "features_aug"
 HELD_OUT = ("15", "16", "17", "18")
-BANK_ACTORS = tuple(f"{i:02d}" for i in range(1, 15))
-#: Bump when the augmentation draws change (cache key).
-AUG_VERSION = 1
-KINDS = ("white", "pink", "babble", "reverb", "codec", "gain", "speed")
-WEIGHTS = (0.2, 0.1, 0.2, 0.15, 0.15, 0.1, 0.1)
-CODECS = {"aac": ("adts", 24, 64), "libopus": ("ogg", 8, 32), "libmp3lame": ("mp3", 24, 64)}
 #: Held-out conditions: those of recipes/robustness/voice.py (subset) and two codecs.
 TEST_CONDITIONS = (("white_noise", 30), ("white_noise", 20), ("white_noise", 10), ("white_noise", 0),
                    ("babble_noise", 30), ("babble_noise", 10), ("reverb", 0.6), ("reverb", 1.0),
-                   ("codec", "libopus-16"), ("codec", "libmp3lame-32"))
+                   ("codec", "libopus-16"), ("codec", "libmp3lame-32"), ("vadpad", 0.75))
+#: Not recording conditions: left out of the rule's mean over corrupted copies.
+READING_CONDITIONS = ("vadpad 0.75",)
 HP = {"clf__alpha": 1.0}
 MAX_CLEAN_DROP, MAX_HELDOUT_DROP, MIN_NOISE_GAIN = 1.0, 2.0, 5.0
-
-
-def codec_roundtrip(x: np.ndarray, codec: str, kbps: float) -> np.ndarray:
-    """Encode ``x`` (16 kHz) with a lossy codec through PyAV and decode it back, aligned and of the same length."""
-    import av  # noqa: PLC0415
-
-    fmt = CODECS[codec][0]
-    rate = 48000 if codec == "libopus" else SR
-    y = resample(x, SR, rate) if rate != SR else np.asarray(x, np.float32)
-    buf = io.BytesIO()
-    with av.open(buf, "w", format=fmt) as out:
-        st = out.add_stream(codec, rate=rate, layout="mono")
-        st.bit_rate = int(kbps * 1000)
-        frame = av.AudioFrame.from_ndarray(np.clip(np.rint(y * 32767), -32768, 32767).astype(np.int16)[None],
-                                           format="s16", layout="mono")
-        frame.sample_rate = rate
-        for f in av.AudioResampler(format=st.codec_context.format.name, layout="mono", rate=rate).resample(frame):
-            for p in st.encode(f):
-                out.mux(p)
-        for p in st.encode(None):
-            out.mux(p)
-    buf.seek(0)
-    parts = []
-    with av.open(buf, "r") as inp:
-        rs = av.AudioResampler(format="flt", layout="mono", rate=SR)
-        for f in inp.decode(audio=0):
-            parts += [g.to_ndarray().reshape(-1) for g in rs.resample(f)]
-        parts += [g.to_ndarray().reshape(-1) for g in rs.resample(None)]
-    z = np.concatenate(parts).astype(np.float32)
-    # encoder priming delays the decoded wave (AAC ~1024 samples): realign by cross-correlation
-    n = min(len(x), len(z), 4 * SR)
-    lags = correlate(z[: n + 2048], x[:n], mode="valid", method="fft")
-    lag = int(np.argmax(lags[:2049])) if len(lags) else 0
-    z = z[lag: lag + len(x)]
-    return np.pad(z, (0, len(x) - len(z))).astype(np.float32)
-
-
-def pink_noise(x: np.ndarray, snr: float, rng: np.random.Generator) -> np.ndarray:
-    """1/f (pink) Gaussian noise added at ``snr`` dB w.r.t. the active power (as the library's white noise)."""
-    spec = np.fft.rfft(rng.standard_normal(x.size))
-    spec /= np.sqrt(np.maximum(np.arange(spec.size), 1.0))
-    noise = np.fft.irfft(spec, n=x.size)
-    gain = np.sqrt(active_power(x, SR) / (np.mean(noise**2) * 10 ** (snr / 10)))
-    return (x + gain * noise).astype(np.float32)
-
-
-def augment(x: np.ndarray, rng: np.random.Generator, bank: list[np.ndarray]) -> tuple[np.ndarray, str]:
-    """One random recording condition applied to ``x``: (wave, condition text)."""
-    kind = str(rng.choice(KINDS, p=WEIGHTS))
-    seed = int(rng.integers(2**31))
-    if kind == "white":
-        snr = rng.uniform(5, 30)
-        return corrupt("white_noise", x, snr, seed=seed, sample_rate=SR), f"white {snr:.0f} dB"
-    if kind == "pink":
-        snr = rng.uniform(5, 30)
-        return pink_noise(x, snr, rng), f"pink {snr:.0f} dB"
-    if kind == "babble":
-        snr, talkers = rng.uniform(10, 30), int(rng.integers(3, 7))
-        return (corrupt("babble_noise", x, snr, seed=seed, sample_rate=SR, bank=bank, talkers=talkers),
-                f"babble {snr:.0f} dB x{talkers}")
-    if kind == "reverb":
-        rt = rng.uniform(0.2, 1.2)
-        return corrupt("reverb", x, rt, seed=seed, sample_rate=SR), f"reverb {rt:.2f} s"
-    if kind == "codec":
-        codec = str(rng.choice(list(CODECS)))
-        kbps = int(rng.integers(CODECS[codec][1], CODECS[codec][2] + 1))
-        return codec_roundtrip(x, codec, kbps), f"codec {codec} {kbps}k"
-    if kind == "gain":  # peak to -35..+6 dBFS, clipped and 16-bit quantised (quiet or overdriven recordings)
-        db = rng.uniform(-35, 6)
-        y = np.clip(x * 10 ** (db / 20) / max(float(np.abs(x).max()), 1e-6), -1, 1)
-        return (np.rint(y * 32767) / 32767).astype(np.float32), f"gain peak {db:+.0f} dBFS"
-    f = rng.uniform(0.9, 1.1)  # speed: read as if recorded at f * 16 kHz
-    return resample(x, int(round(SR * f)), SR), f"speed {f:.2f}"
-
-
-def banks(corpus: object, name: str) -> dict[str, list[np.ndarray]]:
-    """4 random files per bank speaker (RAVDESS: actors 01-14 only), decoded at 16 kHz."""
-    rng = np.random.default_rng([SEED, 7, len(name)])
-    out: dict[str, list[np.ndarray]] = {}
-    for spk in corpus.speakers():
-        if name == "ravdess" and spk not in BANK_ACTORS:
-            continue
-        pool = [it for it in corpus if it.speaker == spk]
-        out[spk] = [load_audio(pool[int(k)].source, SR)[0] for k in rng.choice(len(pool), 4, replace=False)]
-    return out
-
-
-def aug_features(name: str, corpus: object, copy_k: int, shard: tuple[int, int], chunk: int = 48
-                 ) -> tuple[np.ndarray, list[str]] | None:
-    """``whisper+hc`` features (N, 1047) of augmented copy ``copy_k`` of a corpus, and each file's condition.
-
-    Chunks are cached and skipped when present; ``None`` while another shard's chunks are missing.
-    """
-    key = hashlib.sha1(f"{AUG_VERSION}-{whisper_key(30.0)}-{speech.HANDCRAFTED_VERSION}".encode()).hexdigest()[:8]
-    items = list(corpus)
-    bank, enc = None, None
-    out_x, out_c = [], []
-    for j, start in enumerate(range(0, len(items), chunk)):
-        f = CACHE / f"{name}-aug{copy_k}-{key}-n{len(items)}-{start:05d}.npz"
-        if not f.is_file() and j % shard[1] == shard[0]:
-            bank = bank or banks(corpus, name)
-            enc = enc or WhisperEncoder(threads=1, batch_size=8, window_s=30.0)
-            waves, conds = [], []
-            for i in range(start, min(start + chunk, len(items))):
-                it = items[i]
-                rng = np.random.default_rng([SEED, 1 + copy_k, len(name), i])
-                others = [w for s, ws in bank.items() if s != it.speaker for w in ws]
-                w, c = augment(load_audio(it.source, SR)[0], rng, others)
-                waves.append(w.astype(np.float32))
-                conds.append(c)
-            fr = [pool_frames(e.astype(np.float16).astype(np.float32)) for e in enc.frames(waves)]
-            hc = np.stack([utterance_features(w) for w in waves])
-            CACHE.mkdir(parents=True, exist_ok=True)
-            np.savez(f, x=np.concatenate([np.stack(fr), hc], axis=1).astype(np.float32), cond=np.array(conds))
-            print(f"  {f.name}: {conds[:3]} ...", flush=True)
-        if f.is_file():
-            d = np.load(f)
-            out_x.append(d["x"])
-            out_c += d["cond"].tolist()
-    return (np.concatenate(out_x), out_c) if len(out_c) == len(items) else None
 
 
 def test_features(corpus: object, shard: tuple[int, int]) -> dict[str, np.ndarray] | None:
@@ -227,7 +96,9 @@ def test_features(corpus: object, shard: tuple[int, int]) -> dict[str, np.ndarra
                     pool = [it for it in corpus.items if it.speaker == actor]
                     bank += [(load_audio(pool[int(k)].source, SR)[0], SR) for k in
                              rng.choice(len(pool), size=min(4, len(pool)), replace=False)]
-            if kind == "codec":
+            if kind == "vadpad":
+                waves = [(vad_padded(w, float(level)), sr) for w, sr in items]
+            elif kind == "codec":
                 codec, kbps = level.split("-")
                 waves = [(codec_roundtrip(w, codec, float(kbps)), sr) for w, sr in items]
             else:
@@ -293,7 +164,8 @@ def joint(tabs: list[dict], aug: list[list[np.ndarray]], conds: list[str], t0: f
 
 def condition_uars(model: Pipeline, test: dict, y: np.ndarray) -> dict[str, float]:
     out = {c: uar(y, scores(model, v)) for c, v in test.items()}
-    return out | {"mean_corrupted": float(np.mean([v for c, v in out.items() if not c.startswith("clean")]))}
+    return out | {"mean_corrupted": float(np.mean([v for c, v in out.items()
+                                                   if not c.startswith("clean") and c not in READING_CONDITIONS]))}
 
 
 def heldout(tabs: list[dict], aug: list[list[np.ndarray]], test: dict, y_test: np.ndarray, t0: float
@@ -341,7 +213,7 @@ def write_head(model: Pipeline, results: dict, oof: tuple, out: Path, x_check: n
     card["head"]["selection"] = "fixed to the shipped card's configuration (clf__alpha = 1.0), not re-selected"
     card["training_data"]["augmentation"] = {
         "copies": results["copies"], "recipe": results["command"], "conditions": dict(zip(KINDS, WEIGHTS, strict=True)),
-        "description": __doc__.split("\n\n")[2]}
+        "description": " ".join(augment.__doc__.split("\n\n")[1:3])}
     card["metrics"] = {"validation_only": True, "augment_study": {k: results[k] for k in ("joint", "heldout")}}
     write_weights(out, head, card)
     return card
@@ -391,6 +263,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=os.environ.get(DATA_DIR_ENV))
     ap.add_argument("--copies", type=int, default=1, choices=(1, 2), help="augmented copies of every file")
+    ap.add_argument("--window-s", type=float, default=10.0,
+                    help="Whisper encoder window of the training features, s (train.py's default: 10, as at inference)")
     ap.add_argument("--shard", default="0/1", help="i/n: encode only every n-th chunk from i (parallel processes)")
     ap.add_argument("--build-only", action="store_true", help="fill the feature caches, then stop")
     ap.add_argument("--write-weights", type=Path, nargs="?", const=REPO / "runs" / "voice_aug_heldout" / "weights",
@@ -399,7 +273,7 @@ def main() -> None:
     shard = tuple(int(v) for v in args.shard.split("/"))
     t0 = time.time()
     corpora = {n: load_corpus(args.data_dir / n, format=n) for n in ("ravdess", "emodb")}
-    aug = [[aug_features(n, c, k, shard) for n, c in corpora.items()] for k in range(args.copies)]
+    aug = [[aug_features(n, c, k, shard, args.window_s) for n, c in corpora.items()] for k in range(args.copies)]
     test = test_features(load_corpus(args.data_dir / "ravdess", format="ravdess", label_space="ekman7"), shard)
     print(f"[{time.time() - t0:5.0f}s] caches built (shard {args.shard})", flush=True)
     if args.build_only:
@@ -409,19 +283,19 @@ def main() -> None:
     tabs = []  # clean features of every file, from train.py's caches
     for n, c in corpora.items():
         t = speech.handcrafted_table(n, c, REPO / "runs" / "voice" / "features")
-        frames, _ = whisper_frames(n, c, REPO / "runs" / "voice_whisper" / "features", 1, 8, 30.0)
+        frames, _ = whisper_frames(n, c, REPO / "runs" / "voice_whisper" / "features", 1, 8, args.window_s)
         tabs.append(dict(t, x=feature_matrix("whisper+hc", frames, t["x"])))
-    # the same 240 files read at the 30 s training window (train.py's cache): what the 10 s inference window costs
-    test["clean, 30 s window"] = tabs[0]["x"][np.isin(tabs[0]["speaker"], HELD_OUT)]
     conds = [[c for _, cc in a for c in cc] for a in aug]
     aug_x = [[x for x, _ in a] for a in aug]
     rav_ek = load_corpus(args.data_dir / "ravdess", format="ravdess", label_space="ekman7")
     y_test = speech.EKMAN.encode([it.label for it in rav_ek.items if it.speaker in HELD_OUT])
     results: dict = {"command": "OMP_NUM_THREADS=1 python recipes/voice_whisper/augment_study.py --data-dir <data-dir>"
                                 + (f" --copies {args.copies}" if args.copies != 1 else "")
+                                + (f" --window-s {args.window_s:g}" if args.window_s != 10.0 else "")
                                 + (" --write-weights" if args.write_weights else ""),
                      "validation": "speaker-independent CV on RAVDESS actors 01-18 + EmoDB; official tests withheld",
-                     "seed": SEED, "copies": args.copies, "features": "whisper+hc", "model": "mlp", "hp": HP,
+                     "seed": SEED, "copies": args.copies, "window_s": args.window_s, "features": "whisper+hc",
+                     "model": "mlp", "hp": HP,
                      "units": "UAR percent", "condition_mix": dict(zip(KINDS, WEIGHTS, strict=True)),
                      "drawn": {f: sum(c.split()[0] == f for cc in conds for c in cc) for f in KINDS}}
     results["joint"], oof = joint(tabs, aug_x, conds, t0)
@@ -440,8 +314,9 @@ def main() -> None:
         write_head(models["after"], results, oof["after"], args.write_weights, test["clean"])
         dec["weights"] = os.path.relpath(args.write_weights, REPO)
     results["elapsed_s"] = time.time() - t0
-    (HERE / "results_augment.json").write_text(json.dumps(results, indent=1, default=float))
-    (HERE / "results_augment.md").write_text(render(results))
+    stem = "results_augment" + (f"_c{args.copies}" if args.copies != 1 else "")
+    (HERE / f"{stem}.json").write_text(json.dumps(results, indent=1, default=float))
+    (HERE / f"{stem}.md").write_text(render(results))
     print(f"done [{time.time() - t0:.0f}s]: {dec}", flush=True)
 
 

@@ -213,7 +213,24 @@ def drop_speakers(table: dict, frames: list, corpus: object, speakers: list[str]
     t = dict(table, ids=[table["ids"][i] for i in idx])
     for k in ("x", "speaker", "y_native", "y_ekman"):
         t[k] = np.asarray(table[k])[keep]
+    if "copies" in table:
+        t["copies"] = [c[keep] for c in table["copies"]]
     return t, [frames[i] for i in idx], corpus.subset(idx.tolist())
+
+
+def augmented(tabs: dict[str, dict], corpora: dict, copies: int, window_s: float, features: str) -> dict[str, dict]:
+    """The tables with ``copies`` augmented ``whisper+hc`` copies of every file (``augment.py``'s cache, encoded
+    when missing) under ``"copies"``: every fit of the protocol and the shipped head also learn from them."""
+    if features != "whisper+hc":
+        raise SystemExit(f"--augment-copies: the augmented caches hold whisper+hc features, not {features!r}")
+    import augment  # noqa: PLC0415  (this folder; imports this module)
+
+    out = {}
+    for name, tab in tabs.items():
+        got = [augment.aug_features(name, corpora[name], k, (0, 1), window_s) for k in range(copies)]
+        out[name] = dict(tab, copies=[g[0].astype(np.float64) for g in got])
+        print(f"{name}: {copies} augmented cop{'y' if copies == 1 else 'ies'} of {len(tab['ids'])} files", flush=True)
+    return out
 
 
 # --------------------------------------------------------------------------- protocol
@@ -256,6 +273,10 @@ def main(argv: list[str] | None = None) -> None:
                          "(features, head, hyper-parameters from --ship-card) and write it to --out")
     ap.add_argument("--ship-card", type=Path, default=weights_dir(EXPERT) / "card.json",
                     help="card whose configuration --ship-only refits (default the shipped voice-whisper card)")
+    ap.add_argument("--augment-copies", type=int, default=None, choices=(0, 1, 2),
+                    help="augmented copies of every training file (augment.py; whisper+hc only), in every fit "
+                         "of the protocol and in the shipped head (default: the --ship-card's with --ship-only, "
+                         "else 0)")
     ap.add_argument("--no-ship", action="store_true", help="validate only, never write weights")
     ap.add_argument("--limit", type=int, default=None,
                     help="files per speaker (smoke runs: implies --no-ship and leaves this folder untouched)")
@@ -279,12 +300,15 @@ def main(argv: list[str] | None = None) -> None:
         ship_cfg = {"card": portable(args.ship_card, "<ship-card>"), "features": shipped["preprocessing"]["features"],
                     "model": shipped["head"]["type"], "hyper_parameters": shipped["head"]["hyper_parameters"],
                     "head_config": shipped["head"]["config"],
-                    "encoder_window_s": shipped["preprocessing"].get("encoder_window_s")}
+                    "encoder_window_s": shipped["preprocessing"].get("encoder_window_s"),
+                    "augment_copies": (shipped["training_data"].get("augmentation") or {}).get("copies", 0)}
         args.models, args.features = ship_cfg["model"], ship_cfg["features"]
         print(f"--ship-only: {ship_cfg}", flush=True)
         if ship_cfg["encoder_window_s"] not in (None, args.infer_window_s):
             print(f"warning: --infer-window-s {args.infer_window_s:g} differs from the card's encoder_window_s "
                   f"{ship_cfg['encoder_window_s']:g}", flush=True)
+    if args.augment_copies is None:
+        args.augment_copies = ship_cfg["augment_copies"] if ship_cfg else 0
     np.random.seed(SEED)
     torch.manual_seed(SEED)
     t0 = time.time()
@@ -300,6 +324,8 @@ def main(argv: list[str] | None = None) -> None:
                                                     args.window_s)
     timing["handcrafted_s_per_utterance"] = handcrafted_timing(args.data_dir / "emodb")
     tabs = {"ravdess": rav, "emodb": emo}
+    if args.augment_copies:
+        tabs = augmented(tabs, corpora, args.augment_copies, args.window_s, args.features)
     for name, spk in excluded.items():  # features of all files are cached; the excluded ones are dropped here
         tabs[name], frames[name], corpora[name] = drop_speakers(tabs[name], frames[name], corpora[name], spk)
         print(f"excluded {name} speakers {spk}: {len(tabs[name]['ids'])} files left", flush=True)
@@ -315,19 +341,27 @@ def main(argv: list[str] | None = None) -> None:
                      "feature_sets": {}}
     if excluded:
         results["excluded_speakers"] = excluded
+    if args.augment_copies:
+        import augment  # noqa: PLC0415
+
+        results["augmentation"] = {"copies": args.augment_copies, "version": augment.AUG_VERSION,
+                                   "conditions": dict(zip(augment.KINDS, augment.WEIGHTS, strict=True)),
+                                   "description": " ".join(augment.__doc__.split("\n\n")[1:3]),
+                                   "validation": "recipes/voice_whisper/results_augment.md (before/after study)"}
     if ship_cfg:
         results["ship_only"] = ship_cfg
     results["command"] = " ".join(
         ["python recipes/voice_whisper/train.py --data-dir <data-dir>"]
         + ([f"--window-s {args.window_s:g}"] if args.window_s != 10.0 else [])
         + ([f"--infer-window-s {args.infer_window_s:g}"] if args.infer_window_s != 10.0 else [])
+        + ([f"--augment-copies {args.augment_copies}"] if args.augment_copies and not args.ship_only else [])
         + (["--exclude-speakers"] + [c + ":" + ",".join(v) for c, v in excluded.items()] if excluded else [])
         + (["--ship-only"] if args.ship_only else [])
         + ([f"--out {portable(args.out, '<out>')}"] if alt else []))
     folds = speech.speaker_folds([rav, emo])
     for fs in sets:
         r2 = dict(rav, x=feature_matrix(fs, frames["ravdess"], rav["x"]))
-        e2 = dict(emo, x=feature_matrix(fs, frames["emodb"], emo["x"]))
+        e2 = dict(emo, x=feature_matrix(fs, frames["emodb"], emo["x"]))  # copies (whisper+hc) ride along
         res, _ = speech.run_protocol([r2, e2], folds, kinds, SHARED, seed=SEED, label=f"{fs} ",
                                      log=lambda m: print(f"[{time.time() - t0:6.0f}s] {m}", flush=True))
         # fold-by-fold pairing needs voice-ekman's folds: not with other speakers or a smoke subset
@@ -372,6 +406,8 @@ def main(argv: list[str] | None = None) -> None:
     if ship:
         tables = [dict(t, x=feature_matrix(fs_best, frames[t["name"]], t["x"])) for t in (rav, emo)]
         x, y, groups, _, _ = speech.joint_table(tables, folds)
+        x_clean = x
+        x, y, groups = speech.with_copies(x, y, groups, speech.joint_copies(tables))
         grid = {k: [v] for k, v in ship_cfg["hyper_parameters"].items()} if ship_cfg else None
         model = speech.fit_search(k_best, x, y, groups, inner_folds=6, seed=SEED, grid=grid)
         head = speech.to_voice_head(model, x.shape[1])
@@ -395,7 +431,7 @@ def main(argv: list[str] | None = None) -> None:
         out = expert.predict(srcs)
         # the shipped expert reproduces the cached-feature probabilities (float16 frame cache aside)
         with torch.no_grad():
-            ref = torch.softmax(head(torch.as_tensor(x[len(rav["ids"]):len(rav["ids"]) + 3])), 1).numpy()
+            ref = torch.softmax(head(torch.as_tensor(x_clean[len(rav["ids"]):len(rav["ids"]) + 3])), 1).numpy()
         print("shipped", fs_best, k_best, model.best_params_, "weights", args.out, "T",
               card["calibration"]["temperature"], "example", out.ekman_labels(),
               f"max |p - p_cached| {np.abs(out.probs - ref).max():.3g}", f"[{time.time() - t0:.0f}s]")

@@ -47,9 +47,11 @@ __all__ = [
     "handcrafted_table",
     "per_speaker",
     "speaker_folds",
+    "joint_copies",
     "joint_table",
     "run_protocol",
     "to_voice_head",
+    "with_copies",
 ]
 
 EKMAN = get_label_space("ekman7")
@@ -161,11 +163,31 @@ def class_scores(model: GridSearchCV, x: np.ndarray, n_classes: int) -> np.ndarr
     return out
 
 
+def with_copies(x: np.ndarray, y: np.ndarray, groups: np.ndarray, copies: Sequence[np.ndarray] = ()
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training rows and their augmented copies stacked: ``((1 + K) N, D)``, labels and groups repeated.
+
+    ``copies``: ``K`` arrays ``(N, D)``, row ``i`` an augmented version of ``x[i]`` (same label and
+    speaker, so a copy never crosses a speaker-held-out split).
+    """
+    k = 1 + len(copies)
+    return np.concatenate([x, *copies]), np.tile(y, k), np.tile(groups, k)
+
+
 def _cv(kind: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray, folds: Sequence[Sequence[str]],
-        classes: Sequence[str], seed: int, subsets: Mapping[str, np.ndarray] | None = None) -> dict[str, Any]:
-    return cross_validate(lambda a, b, g: fit_search(kind, a, b, g, seed=seed),
-                          lambda m, a: class_scores(m, a, len(classes)), x, y, groups, folds, classes,
-                          subsets=subsets, describe=lambda m: dict(m.best_params_))
+        classes: Sequence[str], seed: int, subsets: Mapping[str, np.ndarray] | None = None,
+        copies: Sequence[np.ndarray] = ()) -> dict[str, Any]:
+    d = x.shape[1]
+    # the copies ride along as extra columns so that every split slices them with their rows;
+    # fitting unstacks them into extra training rows, scoring reads the clean columns only
+    wide = np.concatenate([x, *copies], axis=1) if len(copies) else x
+
+    def fit(a: np.ndarray, b: np.ndarray, g: np.ndarray) -> GridSearchCV:
+        blocks = [a[:, i * d:(i + 1) * d] for i in range(a.shape[1] // d)]
+        return fit_search(kind, *with_copies(blocks[0], b, g, blocks[1:]), seed=seed)
+
+    return cross_validate(fit, lambda m, a: class_scores(m, a[:, :d], len(classes)), wide, y, groups, folds,
+                          classes, subsets=subsets, describe=lambda m: dict(m.best_params_))
 
 
 def cross_corpus(kind: str, src: dict[str, Any], dst: dict[str, Any], shared: Sequence[str],
@@ -173,7 +195,8 @@ def cross_corpus(kind: str, src: dict[str, Any], dst: dict[str, Any], shared: Se
     """Train on all of ``src`` and test on all of ``dst``, on the ``shared`` Ekman classes only."""
     idx = EKMAN.encode(list(shared))
     ms, md = np.isin(src["y_ekman"], idx), np.isin(dst["y_ekman"], idx)
-    model = fit_search(kind, src["x"][ms], src["y_ekman"][ms], src["speaker"][ms], seed=seed)
+    rows = with_copies(src["x"][ms], src["y_ekman"][ms], src["speaker"][ms], [c[ms] for c in src.get("copies", ())])
+    model = fit_search(kind, *rows, seed=seed)
     s = class_scores(model, dst["x"][md], len(EKMAN))[:, idx]
     remap = {int(c): i for i, c in enumerate(idx)}
     y = np.array([remap[int(v)] for v in dst["y_ekman"][md]])
@@ -207,6 +230,19 @@ def joint_table(tables: Sequence[dict[str, Any]], folds: Mapping[str, Sequence[S
     return x, y, groups, masks, interleave_folds(joint, rest)
 
 
+def joint_copies(tables: Sequence[dict[str, Any]]) -> list[np.ndarray]:
+    """The tables' augmented copies (``table["copies"]``: ``K`` arrays aligned with ``x``) stacked as
+    :func:`joint_table` stacks ``x``; ``[]`` when the tables carry none.
+
+    Raises:
+        ConfigError: Some tables carry copies and others not, or different numbers of them.
+    """
+    counts = {len(t.get("copies", ())) for t in tables}
+    if len(counts) != 1:
+        raise ConfigError(f"every corpus needs the same number of augmented copies, got {sorted(counts)}")
+    return [np.concatenate([t["copies"][c] for t in tables]) for c in range(counts.pop())]
+
+
 def run_protocol(tables: Sequence[dict[str, Any]], folds: Mapping[str, Sequence[Sequence[str]]],
                  kinds: Sequence[str], shared: Sequence[str], seed: int = 0,
                  log: Callable[[str], None] = print, label: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
@@ -216,6 +252,9 @@ def run_protocol(tables: Sequence[dict[str, Any]], folds: Mapping[str, Sequence[
         tables: The corpora (two for the cross-corpus figures).
         folds: Outer folds of each corpus (held-out speakers).
         kinds: Candidate names (:data:`CANDIDATES`).
+            A table may carry ``"copies"``: augmented versions of its rows (``K`` arrays shaped like
+            ``x``); every fit then also learns from the copies of its training rows (a held-out
+            speaker's copies are never in training), and every score reads clean rows only.
         shared: Ekman classes present in every corpus (the cross-corpus label set).
         seed: Seed of the stochastic candidates.
         log: Where a one-line summary per candidate goes.
@@ -235,15 +274,17 @@ def run_protocol(tables: Sequence[dict[str, Any]], folds: Mapping[str, Sequence[
                            "n_features": int(tables[0]["x"].shape[1])}
     oofs: dict[str, Any] = {}
     x, y, groups, masks, joint_folds = joint_table(tables, folds)
+    copies = joint_copies(tables)
     for kind in kinds:
         for t in tables:
             f = folds[t["name"]]
-            r = _cv(kind, t["x"], t["y_native"], t["speaker"], f, t["native"].classes, seed)
+            cp = t.get("copies", ())
+            r = _cv(kind, t["x"], t["y_native"], t["speaker"], f, t["native"].classes, seed, copies=cp)
             res["native"].setdefault(t["name"], {})[kind] = {**r["summary"]["all"], "chosen": r["chosen"]}
-            r = _cv(kind, t["x"], t["y_ekman"], t["speaker"], f, EKMAN.classes, seed)
+            r = _cv(kind, t["x"], t["y_ekman"], t["speaker"], f, EKMAN.classes, seed, copies=cp)
             res["ekman_single"].setdefault(t["name"], {})[kind] = {**r["summary"]["all"], "chosen": r["chosen"]}
         r = _cv(kind, x, y, groups, joint_folds, EKMAN.classes, seed,
-                subsets={"all": np.ones(len(y), bool), **masks})
+                subsets={"all": np.ones(len(y), bool), **masks}, copies=copies)
         res["joint"][kind] = {**r["summary"], "chosen": r["chosen"], "folds": joint_folds}
         if kind in EXPORTABLE:
             res["joint"][kind]["calibration"] = calibration_report(r["oof"], y, r["fold_of"])
