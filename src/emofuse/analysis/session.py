@@ -107,7 +107,8 @@ class AnalysisSession:
                 and cfg.segmentation == "auto")
         self.segmenter = Segmenter(self.mode, has_audio=self.has_audio, cues=timed, untimed=untimed,
                                    window_s=cfg.window_s, fill_gaps=fill, min_gap_s=cfg.min_gap_s,
-                                   vad=cfg.vad if (vad and self.has_audio) else False, max_audio_s=MAX_VOICE_S)
+                                   vad=cfg.vad if (vad and self.has_audio) else False, max_audio_s=MAX_VOICE_S,
+                                   context_s=max((p.context_s for p in self.paths.values()), default=0.0))
         # each expert's fusion prior and absent class come from its own model card (priors: unless overridden)
         self.priors = {m: cfg.priors.get(m, p.expert.prior) for m, p in self.paths.items()}
         self.fusion = make_fuser(cfg, self.priors, {m: p.expert.absent_class for m, p in self.paths.items()})
@@ -162,7 +163,7 @@ class AnalysisSession:
         for r in self._rows:
             audio_done = all(r.mods.get(m) is not None for m, p in self.paths.items() if p.uses_audio)
             if audio_done:  # the waveform and the shared encoder pass are no longer needed
-                r.seg.audio, r.seg.cache = None, {}
+                r.seg.audio, r.seg.cache, r.seg.context = None, {}, None
             (done if all(v is not None for v in r.mods.values()) else keep).append(r)
         self._rows = keep
         return [self._finish_row(r) for r in done]

@@ -87,6 +87,11 @@ class Segment:
         asr_confidence: Mean word probability of the recognised words.
         cache: Per-segment results shared between modality paths (e.g. one Whisper encoder
             pass read by speech recognition and the voice expert); cleared when done.
+        context: ``(before, after)``: the recording's non-speech audio just before ``start``
+            and just after the segment's audio (each at most the segmenter's ``context_s``,
+            cut where the voice activity detector hears speech), so that the voice can be read
+            with the room tone around it (:meth:`padded_speech`); ``None``: pad with digital
+            silence. Dropped with ``audio``.
     """
 
     start: float
@@ -102,6 +107,7 @@ class Segment:
     words: list[dict[str, Any]] = field(default_factory=list)
     asr_confidence: float | None = None
     cache: dict[str, Any] = field(default_factory=dict)
+    context: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def key(self) -> tuple[float, float]:
@@ -120,6 +126,31 @@ class Segment:
         if i1 - i0 < SAMPLE_RATE // 10:
             return self.start, self.audio
         return self.start + i0 / SAMPLE_RATE, self.audio[i0:i1]
+
+    def padded_speech(self, pad_s: float) -> tuple[float, np.ndarray | None]:
+        """``(t0, wave)``: :meth:`speech_audio` with ``pad_s`` seconds added on each side.
+
+        The padding is the recording's own audio next to the speech where :attr:`context` is
+        known (the segment's audio around its voice activity, then the context): a voice expert
+        trained on whole recorded files heard room tone around the speech, not digital silence.
+        Digital silence fills what the recording lacks (its start or end, speech next door) and
+        all of the padding when :attr:`context` is ``None``. ``t0`` is the media time of the
+        first sample of ``wave`` (``pad_s`` before the speech).
+        """
+        t0, speech = self.speech_audio()
+        n = int(round(max(float(pad_s), 0.0) * SAMPLE_RATE))
+        if speech is None or n == 0:
+            return t0, speech
+        empty = np.zeros(0, np.float32)
+        left = right = empty
+        if self.context is not None and self.audio is not None:
+            i0 = max(0, int(round((t0 - self.start) * SAMPLE_RATE)))
+            i1 = min(len(self.audio), i0 + len(speech))
+            left = np.concatenate([self.context[0], self.audio[:i0]])[-n:]
+            right = np.concatenate([self.audio[i1:], self.context[1]])[:n]
+        wave = np.concatenate([np.zeros(n - len(left), np.float32), left, np.asarray(speech, np.float32),
+                               right, np.zeros(n - len(right), np.float32)])
+        return t0 - n / SAMPLE_RATE, wave
 
 
 def windows(t0: float, t1: float, w: float, source: str = "window", filler: bool = False) -> list[Segment]:
@@ -198,6 +229,9 @@ class Segmenter:
         min_gap_s: Shortest stretch filled.
         vad: Voice activity settings; ``False`` turns speech probabilities off (tests, text-only).
         max_audio_s: Longest stretch of audio handed out per segment (its start), seconds.
+        context_s: Non-speech audio kept on each side of a speech segment (:attr:`Segment.context`),
+            seconds; a segment closes once ``context_s`` of audio after it has arrived. 0 (or
+            ``"window"`` mode): none.
 
     Raises:
         ConfigError: Unknown mode, or ``"transcript"`` without cues, or ``"vad"`` without audio.
@@ -205,7 +239,7 @@ class Segmenter:
 
     def __init__(self, mode: str, *, has_audio: bool, cues: Sequence[Any] = (), untimed: Sequence[str] = (),
                  window_s: float = 5.0, fill_gaps: bool = False, min_gap_s: float = 2.0,
-                 vad: VadConfig | bool | None = None, max_audio_s: float = 30.0) -> None:
+                 vad: VadConfig | bool | None = None, max_audio_s: float = 30.0, context_s: float = 0.0) -> None:
         if mode not in MODES:
             raise ConfigError(f"segmenter: mode must be one of {MODES}, got {mode!r}")
         if mode == "transcript" and not cues:
@@ -215,6 +249,7 @@ class Segmenter:
         self.mode, self.has_audio = mode, bool(has_audio)
         self.window_s, self.fill_gaps, self.min_gap_s = float(window_s), bool(fill_gaps), float(min_gap_s)
         self.max_audio_s = float(max_audio_s)
+        self.context_s = max(0.0, float(context_s)) if mode != "window" and has_audio else 0.0
         self.vad_config = vad if isinstance(vad, VadConfig) else VadConfig()
         self.untimed = [s for line in untimed for s in sentences(line)]
         self.buffer = AudioBuffer()
@@ -271,6 +306,33 @@ class Segmenter:
         pad, t0 = self.vad_config.pad_s, float(self._vad_t0 or 0.0)  # set: frames were found
         return (max(s, t0 + (i0 + hit[0]) * FRAME_S - pad), min(e, t0 + (i0 + hit[-1] + 1) * FRAME_S + pad))
 
+    def context(self, start: float, a_end: float, end: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(before, after)``: buffered non-speech audio before ``start`` and after ``a_end``.
+
+        Each at most :attr:`context_s` long, cut the VAD padding away from the nearest frame at
+        the speech threshold (the room tone stops where a neighbouring utterance's segment would
+        begin or end); nothing after ``a_end``
+        when the segment's audio stops before its ``end`` (the speech goes on).
+        """
+        c, buf, pad = self.context_s, self.buffer, self.vad_config.pad_s
+        pre_s = max(buf.start, start - c)
+        post_e = a_end + c if a_end >= end - 1e-6 else a_end
+        for_vad = self._vad_frames(pre_s, start)
+        if for_vad is not None and self._vad_t0 is not None:
+            i0, probs = for_vad
+            hit = np.flatnonzero(probs >= self.vad_config.threshold)
+            if len(hit):
+                pre_s = max(pre_s, self._vad_t0 + (i0 + hit[-1] + 1) * FRAME_S + pad)
+        for_vad = self._vad_frames(a_end, post_e)
+        if for_vad is not None and self._vad_t0 is not None:
+            i0, probs = for_vad
+            hit = np.flatnonzero(probs >= self.vad_config.threshold)
+            if len(hit):
+                post_e = min(post_e, max(a_end, self._vad_t0 + (i0 + hit[0]) * FRAME_S - pad))
+        empty = np.zeros(0, np.float32)
+        return (buf.get(pre_s, start) if pre_s < start else empty,
+                buf.get(a_end, post_e) if post_e > a_end else empty)
+
     def _add_probs(self, p: np.ndarray) -> list[Segment]:
         if len(p):
             self._probs.append(p)
@@ -291,6 +353,8 @@ class Segmenter:
             if self.has_audio and self.buffer.seen and seg.start < self.buffer.end:
                 seg.audio = self.buffer.get(seg.start, a_end)
                 seg.speech = self.speech_bounds(seg.start, a_end) if seg.source != "vad" else (seg.start, a_end)
+                if self.context_s:
+                    seg.context = self.context(seg.start, a_end, seg.end)
         if self.untimed:
             self._emitted.append(seg)
         self.n_emitted += 1
@@ -309,6 +373,8 @@ class Segmenter:
         out, keep = [], []
         for s in self._pending:
             need = min(s.end, s.start + self.max_audio_s)
+            if self.context_s and need >= s.end:  # the room tone after it must have arrived too
+                need += self.context_s
             if final or need <= audio_end or (not self.has_audio and s.end <= self._t):
                 if final:
                     s.end = min(s.end, end) if s.source == "vad" else s.end
@@ -341,11 +407,11 @@ class Segmenter:
         return []
 
     def _trim(self) -> None:
-        keep = min([s.start for s in self._pending], default=self.buffer.end)
+        keep = min([s.start for s in self._pending], default=self.buffer.end) - self.context_s
         if self.mode == "window":  # the next window is not pending yet but its audio is coming in
             keep = min(keep, self._next_window)
         if self._utterances is not None:
-            keep = min(keep, self.buffer.end - self.vad_config.max_segment_s - 1.0)
+            keep = min(keep, self.buffer.end - self.vad_config.max_segment_s - 1.0 - self.context_s)
         self.buffer.trim(keep)
 
     # ------------------------------------------------------------------ public API

@@ -263,6 +263,8 @@ class LiveAnalysis:
             seg.audio = sg.buffer.get(start, end)
             seg.speech_prob = sg.speech_prob(start, end)
             seg.speech = sg.speech_bounds(start, end)
+            if sg.context_s:  # the room tone around the speech, as in a closed segment
+                seg.context = sg.context(start, end, end)
         return seg
 
     def rolling(self) -> dict[str, Any] | None:

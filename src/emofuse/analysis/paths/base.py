@@ -124,6 +124,8 @@ class ModalityPath(ABC):
     modality: ClassVar[str]
     #: Reads a segment's waveform (or its shared encoder pass): they are dropped once every such path is done.
     uses_audio: ClassVar[bool] = True
+    #: Seconds of the recording's non-speech audio wanted on each side of a segment (``Segment.context``).
+    context_s: float = 0.0
 
     def __init__(self) -> None:
         self._queue: list[Segment] = []

@@ -4,11 +4,12 @@ Segments without speech (mean speech probability under
 :data:`~emofuse.analysis.paths.text.MIN_SPEECH_PROB`, or filler windows between utterances)
 get no reading. When the expert reads Whisper encoder states, it reuses the segment's shared
 encoder pass (:mod:`emofuse.analysis.paths.whisper`). The expert reads the segment with the
-silence padding its card asks for (``preprocessing.segment_pad_s``), as in the files it was
-trained on. Reliability: speech probability × ``min(1, duration / 1 s)`` × an SNR factor
-(:func:`snr_factor` of the blind SNR estimate the expert reports for the wave it read): the
-voice expert loses about 1.5 UAR points per dB below 30 dB white-noise SNR (validation curves in
-``recipes/robustness/results/voice.md``), so a noisy voice should not outvote a clear face.
+padding its card asks for (``preprocessing.segment_pad_s``), as in the files it was trained
+on: the recording's own room tone around the speech (``voice_padding="room"``, the default;
+:meth:`~emofuse.media.segment.Segment.padded_speech`) or digital silence. Reliability: speech
+probability × ``min(1, duration / 1 s)`` × an SNR factor (:func:`snr_factor` of the blind SNR
+estimate the expert reports for the wave it read), so that a noisy voice does not outvote a
+clear face (validation curves in ``recipes/robustness/results/voice.md``).
 
 With ``voice_speaker_norm`` on, the path keeps running speaker statistics of the recording's
 utterances (features only, no audio) and the expert blends in its speaker-normalised reading
@@ -26,7 +27,6 @@ from emofuse.analysis.paths.text import MIN_SPEECH_PROB
 from emofuse.analysis.result import ModalityResult
 from emofuse.errors import ConfigError, DataError
 from emofuse.experts.whisper_features import SHARED_PASS
-from emofuse.media.audio import pad_silence
 from emofuse.media.segment import SAMPLE_RATE, Segment
 
 __all__ = ["SNR_FULL_DB", "SNR_ZERO_DB", "VoicePath", "snr_factor"]
@@ -60,6 +60,8 @@ class VoicePath(ModalityPath):
         self.expert = ctx.expert("audio")
         self.share = SHARED_PASS in self.expert.needs.shared
         self.stats = None
+        if ctx.config.voice_padding == "room":  # the segmenter keeps the room tone around each utterance
+            self.context_s = self.expert.pad_s
         if ctx.config.voice_speaker_norm:
             if getattr(self.expert, "speaker_norm", None) is None:
                 raise ConfigError(f"voice_speaker_norm: voice expert {self.expert.name!r} (these weights) ships no "
@@ -84,14 +86,16 @@ class VoicePath(ModalityPath):
             return ModalityResult.missing("no speech in segment", speech_prob=s.speech_prob)
         try:
             t_speech, speech = s.speech_audio()
+            if speech is None:
+                return ModalityResult.missing("audio not decoded for this segment")
             if self.share:  # the shared pass's padded audio: what the expert was trained on
                 from emofuse.analysis.paths.whisper import whisper_pass
 
                 wp = whisper_pass(self.ctx)
                 shared, wave, t_wave = {SHARED_PASS: [wp.encode(s)]}, wp.wave(s), wp.start(s)
             else:
-                shared, wave = None, pad_silence(speech, self.expert.pad_s)
-                t_wave = t_speech - self.expert.pad_s
+                shared = None
+                t_wave, wave = s.padded_speech(self.expert.pad_s)
             t0 = time.perf_counter()
             if self.stats is not None:
                 out = self.expert.predict_speaker([(wave, SAMPLE_RATE)], self.stats, shared=shared)

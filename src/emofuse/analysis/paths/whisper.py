@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from emofuse.experts.whisper_features import SHARED_PASS as _KEY
-from emofuse.media.audio import pad_silence
 from emofuse.media.segment import Segment
 
 __all__ = ["WhisperPass", "whisper_pass"]
@@ -26,16 +25,16 @@ class WhisperPass:
     """Encodes a segment's audio once; later callers get the cached pass.
 
     The pass reads the segment's speech (its voice activity: a transcript cue with silence
-    around the words reads like a voice-activity utterance) with ``pad_s`` of silence before
-    and after it (the voice
-    expert's :attr:`~emofuse.experts.base.Expert.pad_s`: it was trained on whole files with
-    silence around the speech) — less where the padding would push the audio into the next
-    encoder window (:meth:`pad`); speech recognition reads the same padded audio, its word
-    times shifted back by the padding.
+    around the words reads like a voice-activity utterance) with ``pad_s`` of padding before
+    and after it (the voice expert's :attr:`~emofuse.experts.base.Expert.pad_s`: it was trained
+    on whole recorded files with room tone around the speech; the recording's own non-speech
+    audio where the segment carries it, :meth:`Segment.padded_speech`, else digital silence) —
+    less where the padding would push the audio into the next encoder window (:meth:`pad`);
+    speech recognition reads the same padded audio, its word times shifted back by the padding.
 
     Args:
         encoder: A :class:`~emofuse.experts.whisper_features.WhisperEncoder`.
-        pad_s: Silence added on each side, seconds.
+        pad_s: Padding added on each side, seconds.
     """
 
     def __init__(self, encoder: Any, pad_s: float = 0.0) -> None:
@@ -56,12 +55,13 @@ class WhisperPass:
         return max(0.0, min(self.pad_s, room)) if n < 30 * 16000 else 0.0
 
     def wave(self, seg: Segment) -> np.ndarray:
-        """``(T,)`` the segment's speech (:meth:`Segment.speech_audio`) with the silence padding (encoded)."""
-        return pad_silence(seg.speech_audio()[1], self.pad(seg))
+        """``(T,)`` the segment's speech with its padding (:meth:`Segment.padded_speech`: room tone
+        where the segment carries its context, else digital silence), as encoded."""
+        return seg.padded_speech(self.pad(seg))[1]
 
     def start(self, seg: Segment) -> float:
         """Media time of the first sample of :meth:`wave`, seconds (may precede the segment)."""
-        return seg.speech_audio()[0] - self.pad(seg)
+        return seg.padded_speech(self.pad(seg))[0]
 
     def encode(self, seg: Segment) -> Any:
         """The :class:`~emofuse.experts.whisper_features.Encoded` pass over :meth:`wave`."""
