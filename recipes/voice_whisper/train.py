@@ -354,7 +354,8 @@ def main(argv: list[str] | None = None) -> None:
         ["python recipes/voice_whisper/train.py --data-dir <data-dir>"]
         + ([f"--window-s {args.window_s:g}"] if args.window_s != 10.0 else [])
         + ([f"--infer-window-s {args.infer_window_s:g}"] if args.infer_window_s != 10.0 else [])
-        + ([f"--augment-copies {args.augment_copies}"] if args.augment_copies and not args.ship_only else [])
+        + ([f"--augment-copies {args.augment_copies}"]
+           if args.augment_copies != (ship_cfg["augment_copies"] if ship_cfg else 0) else [])
         + (["--exclude-speakers"] + [c + ":" + ",".join(v) for c, v in excluded.items()] if excluded else [])
         + (["--ship-only"] if args.ship_only else [])
         + ([f"--out {portable(args.out, '<out>')}"] if alt else []))
