@@ -54,6 +54,9 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
         "states also carry speaker, channel and lexical information, which can be picked up as shortcuts on "
         "corpora with two (RAVDESS) or ten (EmoDB) fixed sentences.",
         "Utterances longer than 30 s are cut to their first 30 s (Whisper's window).",
+        "Sounds that are not speech (tones, synthetic vowels, music, noise) can be read with high confidence "
+        "(a pure 440 Hz tone: sadness at 1.0): the head never saw them; emofuse analyze hands it only segments "
+        "its voice activity detector calls speech.",
         "Segment padding: trained on whole files (speech with about 1 s of room tone around it), the head "
         "reads speech trimmed to the voice activity much worse; analysis reads each segment with 0.75 s of "
         "padding (preprocessing.segment_pad_s, chosen on the 476 training clips of recipes/analysis_validation: "
