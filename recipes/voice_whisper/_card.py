@@ -63,7 +63,8 @@ def build_card(results: dict, head_cfg: dict, features: str, kind: str, feature_
         "0.5 / 0.75 / 1.0 / 1.25 s -> 62.9 / 66.8 / 61.4 / 62.7 %), taken from the recording's own non-speech "
         "audio next to the speech (analysis voice_padding='room'; digital silence only where the recording has "
         "none). On the 240 files of RAVDESS actors 15-18, read by the validation-only head: whole files 77.4 %, "
-        "voice activity + 0.75 s of room tone 76.6 %, + 0.75 s of digital silence 73.8 %, trimmed 63.4 % UAR. "
+        "voice-activity segments + 0.75 s of room tone 76.2 %, + 0.75 s of digital silence 73.4 %, unpadded "
+        "63.4 % UAR (recipes/voice_whisper/padding_check.py). "
         "The head learned the timing of RAVDESS/EmoDB files, so conversational speech cut differently can read "
         "worse.",
         "Group gap (indicative, 4 speakers): the validation-only head trained the same way without RAVDESS "

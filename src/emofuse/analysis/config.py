@@ -60,8 +60,8 @@ class AnalyzeConfig:
             padding its card asks for (``preprocessing.segment_pad_s``): ``"room"`` (default) the
             recording's own non-speech audio next to the speech, cut where someone speaks, digital
             silence only where the recording has none — the expert was trained on recorded files
-            with room tone around the speech (held-out RAVDESS actors, augmented head: files 76.6,
-            VAD span + room 77.1, + digital silence 73.7 % UAR; recipes/voice_whisper README);
+            with room tone around the speech (held-out RAVDESS actors: whole files 77.4, segments
+            + room tone 76.2, + digital silence 73.4 % UAR; recipes/voice_whisper/padding_check.py);
             ``"silence"``: digital silence (a segment then closes ``segment_pad_s`` sooner).
         face: Run the face path.
         physio: Run the physiological path when signals are given (``emofuse analyze --physio``).
