@@ -107,3 +107,27 @@ def test_voice_padding_is_checked() -> None:
     assert AnalyzeConfig().voice_padding == "room"
     with pytest.raises(UnknownNameError):
         AnalyzeConfig(voice_padding="noise")
+
+
+@pytest.mark.slow
+def test_session_reads_the_voice_with_room_tone_unless_told_otherwise() -> None:
+    pytest.importorskip("faster_whisper")
+    from emofuse.analysis import AnalysisSession
+    from emofuse.data.synth_media import demo_speech
+
+    x, _ = demo_speech()
+    # the synthesiser's pauses are digital silence: give the recording a room tone (-60 dBFS hiss)
+    x = x[:SR * 10] + np.random.default_rng(0).normal(0, 1e-3, SR * 10).astype(np.float32)
+    probs = {}
+    for padding in ("room", "silence"):
+        s = AnalysisSession({"text": False, "face": False, "asr": False, "voice_padding": padding}, has_audio=True)
+        pad = s.paths["audio"].expert.pad_s
+        assert s.segmenter.context_s == (pad if padding == "room" else 0.0) and pad > 0
+        for i in range(0, len(x), SR // 2):
+            s.feed_audio(i / SR, x[i:i + SR // 2])
+        res = s.close(len(x) / SR) and s.result()
+        voiced = [seg for seg in res.segments if seg.modalities["audio"].ok]
+        assert voiced
+        probs[padding] = np.array([seg.modalities["audio"].vector() for seg in voiced])
+    assert probs["room"].shape == probs["silence"].shape
+    assert np.abs(probs["room"] - probs["silence"]).max() > 1e-3  # the padding reaches the expert
