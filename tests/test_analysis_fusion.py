@@ -52,6 +52,23 @@ def test_words_alone_still_read_neutral_and_emotional_words_count() -> None:
     assert top(p) == "happiness" and w["text"] > 0.5
 
 
+def test_a_flat_reading_of_neutral_words_is_absence_as_a_whole() -> None:
+    """Words read as neutral (top class) but flat: their non-neutral rest must not outvote a weak voice."""
+    words = ModalityResult.from_probs([0.05, 0.05, 0.05, 0.26, 0.04, 0.27, 0.28], reliability=0.93)
+    voice = ModalityResult.from_probs([0.1, 0.1, 0.1, 0.1, 0.34, 0.08, 0.18], reliability=0.76)
+    mods, priors = {"text": words, "audio": voice}, {"text": 0.48, "audio": 0.36}
+    by_mass, w_mass = fuse(mods, priors, "evidence", absent=ABSENT, absent_verdict=False)
+    verdict, w = fuse(mods, priors, "evidence", absent=ABSENT)
+    assert top(by_mass) != "sadness" and w_mass["text"] > 0.3  # the rest of the words' reading won
+    assert top(verdict) == "sadness" and w["text"] == 0.0 and w["audio"] == pytest.approx(1.0, abs=1e-3)
+    np.testing.assert_allclose(verdict, voice.vector(), atol=1e-6)  # the voice alone
+    # alone, the words still read neutral; with an emotional top class they stay evidence
+    assert top(fuse({"text": words}, priors, "evidence", absent=ABSENT)[0]) == "neutral"
+    happy_words = ModalityResult.from_probs([0.05, 0.05, 0.05, 0.3, 0.04, 0.26, 0.25], reliability=0.93)
+    assert fuse({"text": happy_words, "audio": voice}, priors, "evidence", absent=ABSENT)[1]["text"] > 0.3
+    assert RuleFusion("evidence", priors, ABSENT, absent_verdict=False).name.endswith("absence by mass only)")
+
+
 def test_an_uncertain_reading_counts_less_than_a_certain_one() -> None:
     vague = ModalityResult.from_probs([0.16, 0.14, 0.14, 0.14, 0.14, 0.14, 0.14], reliability=1.0)
     mods = {"face": vague, "audio": reading(HAPPY, 0.6)}

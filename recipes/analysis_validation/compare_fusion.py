@@ -44,6 +44,7 @@ def rules(tuned: Path | None = None) -> dict[str, Any]:
     for g in (0.0, 1.0, 2.0):
         out[f"evidence γ={g:g}"] = RuleFusion("evidence", priors, absent, g)
     out["evidence γ=1, no absent class"] = RuleFusion("evidence", priors, {}, 1.0)
+    out["evidence γ=1, absence by mass only (before)"] = RuleFusion("evidence", priors, absent, 1.0, 0.0, False)
     if tuned is not None and tuned.is_file():
         best = json.loads(tuned.read_text(encoding="utf-8"))["best"]
         g, a = best["certainty_power"], best["neutral_absence"]

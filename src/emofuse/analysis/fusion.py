@@ -15,7 +15,11 @@ expert is on its own, its validation skill above chance read from its own model 
   "Kids are talking by the door" say nothing about how they were said). Its mass ``n_m`` is
   not evidence: the reading enters the pool with its other classes ``q_m`` (renormalised) and
   share ``1 − n_m``, and hands its share ``n_m`` to the pool of the *other* modalities (to its
-  absent class when there is no other, so text alone still reads ``neutral``).
+  absent class when there is no other, so text alone still reads ``neutral``). When the
+  reading's top class *is* its absent class (``absent_verdict``, the default), all of it is
+  absence (``n_m = 1``): the words' verdict is "nothing to see", and the rest of a flat reading
+  of lexically neutral words (happiness for "Dogs are sitting by the door") is not evidence
+  against a weak voice (validation: recipes/analysis_validation README, "absent verdict").
 
 A ``neutral`` reading of a signal without an absent class of its own (a face, a voice) may
 count partly as absence too: a share ``α`` (``neutral_absence``) of its neutral mass is handed
@@ -105,7 +109,7 @@ def fusion_weights(mods: Mapping[str, ModalityResult], priors: Mapping[str, floa
 
 def _evidence(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | None,
               absent: Mapping[str, str | None], power: float,
-              neutral_absence: float = 0.0) -> tuple[np.ndarray, dict[str, float]]:
+              neutral_absence: float = 0.0, verdict: bool = True) -> tuple[np.ndarray, dict[str, float]]:
     names = [m for m, r in mods.items() if r.ok]
     base, share, q, gone = {}, {}, {}, {}
     for m in names:
@@ -115,6 +119,8 @@ def _evidence(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | 
             a, strength = "neutral", float(neutral_absence)
         k = EKMAN.index(a) if a is not None else None
         n = strength * float(p[k]) if k is not None else 0.0
+        if verdict and k is not None and strength >= 1.0 and int(np.argmax(p)) == k:
+            n = 1.0  # its verdict is its absent class: the whole reading is absence
         if k is not None and n < 1.0 - 1e-9:
             rest = p.copy()
             rest[k] -= n
@@ -149,7 +155,8 @@ def _evidence(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | 
 
 def fuse(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | None = None,
          method: str = "linear", *, absent: Mapping[str, str | None] | None = None,
-         certainty_power: float = 1.0, neutral_absence: float = 0.0) -> tuple[list[float] | None, dict[str, float]]:
+         certainty_power: float = 1.0, neutral_absence: float = 0.0,
+         absent_verdict: bool = True) -> tuple[list[float] | None, dict[str, float]]:
     """Fuse the present modalities of one segment with a rule (see the module docstring).
 
     Args:
@@ -161,6 +168,8 @@ def fuse(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | None 
         neutral_absence: ``α``: the share of a ``neutral`` reading of a modality without an
             absent class of its own (face, voice) treated as absence of expression (0: all of
             it is evidence of a neutral state; ``evidence`` only).
+        absent_verdict: A reading whose top class is its modality's absent class is absence as a
+            whole (``False``: only its absent-class mass is; ``evidence`` only).
 
     Returns:
         ``(probs, weights)``: the fused ``(7,)`` distribution as a list in ``EKMAN`` order
@@ -175,7 +184,7 @@ def fuse(mods: Mapping[str, ModalityResult], priors: Mapping[str, float] | None 
     if not any(r.ok for r in mods.values()):
         return None, {}
     if method == "evidence":
-        p, weights = _evidence(mods, priors, absent or {}, certainty_power, neutral_absence)
+        p, weights = _evidence(mods, priors, absent or {}, certainty_power, neutral_absence, absent_verdict)
         return [float(v) for v in p], weights
     weights = fusion_weights(mods, priors)
     vecs = np.array([mods[m].vector() for m in weights], dtype=np.float64)
@@ -200,6 +209,7 @@ class RuleFusion:
         absent: Per-modality absent class (from the experts' cards).
         certainty_power: ``γ`` of the ``evidence`` rule.
         neutral_absence: ``α`` of the ``evidence`` rule.
+        absent_verdict: A reading whose top class is its absent class is absence as a whole.
     """
 
     method: str = "evidence"
@@ -207,18 +217,20 @@ class RuleFusion:
     absent: dict[str, str | None] = field(default_factory=dict)
     certainty_power: float = 1.0
     neutral_absence: float = 0.0
+    absent_verdict: bool = True
 
     @property
     def name(self) -> str:
         """Short name for tables (``evidence(γ=1, α=0)``)."""
         if self.method != "evidence":
             return self.method
-        return f"evidence(γ={self.certainty_power:g}, α={self.neutral_absence:g})"
+        return (f"evidence(γ={self.certainty_power:g}, α={self.neutral_absence:g}"
+                + ("" if self.absent_verdict else ", absence by mass only") + ")")
 
     def __call__(self, mods: Mapping[str, ModalityResult]) -> tuple[list[float] | None, dict[str, float]]:
         """Fuse one segment (see :func:`fuse`)."""
         return fuse(mods, self.priors, self.method, absent=self.absent, certainty_power=self.certainty_power,
-                    neutral_absence=self.neutral_absence)
+                    neutral_absence=self.neutral_absence, absent_verdict=self.absent_verdict)
 
 
 def card_fusion_facts(expert: str, weights: str | None = None) -> tuple[float, str | None]:
@@ -243,7 +255,8 @@ def make_fuser(cfg: Any, priors: Mapping[str, float] | None = None,
         absent = absent if absent is not None else {m: f[1] for m, f in facts.items()}
     priors = {**priors, **cfg.priors}
     method = "evidence" if cfg.fusion == "trained" else cfg.fusion
-    rule = RuleFusion(method, dict(priors), dict(absent), cfg.certainty_power, cfg.neutral_absence)
+    rule = RuleFusion(method, dict(priors), dict(absent), cfg.certainty_power, cfg.neutral_absence,
+                      cfg.absent_verdict)
     if cfg.fusion_model or cfg.fusion == "trained":
         from emofuse.analysis.fusion_trained import TrainedFusion
 
