@@ -294,8 +294,8 @@ class Segmenter:
         frames = self._vad_frames(s, e)
         return 0.0 if frames is None else float(frames[1].mean())
 
-    def speech_bounds(self, s: float, e: float) -> tuple[float, float] | None:
-        """First to last VAD frame at the speech threshold in ``[s, e)``, widened by the VAD padding."""
+    def _speech_span(self, s: float, e: float) -> tuple[float, float] | None:
+        """Start of the first and end of the last VAD frame at the speech threshold in ``[s, e)``."""
         frames = self._vad_frames(s, e)
         if frames is None:
             return None
@@ -303,32 +303,32 @@ class Segmenter:
         hit = np.flatnonzero(probs >= self.vad_config.threshold)
         if not len(hit):
             return None
-        pad, t0 = self.vad_config.pad_s, float(self._vad_t0 or 0.0)  # set: frames were found
-        return (max(s, t0 + (i0 + hit[0]) * FRAME_S - pad), min(e, t0 + (i0 + hit[-1] + 1) * FRAME_S + pad))
+        t0 = float(self._vad_t0 or 0.0)  # set: frames were found
+        return t0 + (i0 + hit[0]) * FRAME_S, t0 + (i0 + hit[-1] + 1) * FRAME_S
+
+    def speech_bounds(self, s: float, e: float) -> tuple[float, float] | None:
+        """First to last VAD frame at the speech threshold in ``[s, e)``, widened by the VAD padding."""
+        span = self._speech_span(s, e)
+        pad = self.vad_config.pad_s
+        return None if span is None else (max(s, span[0] - pad), min(e, span[1] + pad))
 
     def context(self, start: float, a_end: float, end: float) -> tuple[np.ndarray, np.ndarray]:
         """``(before, after)``: buffered non-speech audio before ``start`` and after ``a_end``.
 
         Each at most :attr:`context_s` long, cut the VAD padding away from the nearest frame at
         the speech threshold (the room tone stops where a neighbouring utterance's segment would
-        begin or end); nothing after ``a_end``
-        when the segment's audio stops before its ``end`` (the speech goes on).
+        begin or end); nothing after ``a_end`` when the segment's audio stops before its ``end``
+        (the speech goes on).
         """
         c, buf, pad = self.context_s, self.buffer, self.vad_config.pad_s
         pre_s = max(buf.start, start - c)
         post_e = a_end + c if a_end >= end - 1e-6 else a_end
-        for_vad = self._vad_frames(pre_s, start)
-        if for_vad is not None and self._vad_t0 is not None:
-            i0, probs = for_vad
-            hit = np.flatnonzero(probs >= self.vad_config.threshold)
-            if len(hit):
-                pre_s = max(pre_s, self._vad_t0 + (i0 + hit[-1] + 1) * FRAME_S + pad)
-        for_vad = self._vad_frames(a_end, post_e)
-        if for_vad is not None and self._vad_t0 is not None:
-            i0, probs = for_vad
-            hit = np.flatnonzero(probs >= self.vad_config.threshold)
-            if len(hit):
-                post_e = min(post_e, max(a_end, self._vad_t0 + (i0 + hit[0]) * FRAME_S - pad))
+        before = self._speech_span(pre_s, start)
+        if before is not None:
+            pre_s = max(pre_s, before[1] + pad)
+        after = self._speech_span(a_end, post_e)
+        if after is not None:
+            post_e = min(post_e, max(a_end, after[0] - pad))
         empty = np.zeros(0, np.float32)
         return (buf.get(pre_s, start) if pre_s < start else empty,
                 buf.get(a_end, post_e) if post_e > a_end else empty)

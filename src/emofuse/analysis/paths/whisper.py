@@ -20,6 +20,8 @@ from emofuse.media.segment import Segment
 
 __all__ = ["WhisperPass", "whisper_pass"]
 
+_PADDED = "padded-speech"  # segment.cache key of the padded wave
+
 
 class WhisperPass:
     """Encodes a segment's audio once; later callers get the cached pass.
@@ -54,14 +56,19 @@ class WhisperPass:
         room = (-(-max(n, 1) // win) * win - n) / 2 / 16000
         return max(0.0, min(self.pad_s, room)) if n < 30 * 16000 else 0.0
 
+    def _padded(self, seg: Segment) -> tuple[float, np.ndarray]:
+        if _PADDED not in seg.cache:  # built once per segment: encoder, voice path and explanations read it
+            seg.cache[_PADDED] = seg.padded_speech(self.pad(seg))
+        return seg.cache[_PADDED]
+
     def wave(self, seg: Segment) -> np.ndarray:
         """``(T,)`` the segment's speech with its padding (:meth:`Segment.padded_speech`: room tone
         where the segment carries its context, else digital silence), as encoded."""
-        return seg.padded_speech(self.pad(seg))[1]
+        return self._padded(seg)[1]
 
     def start(self, seg: Segment) -> float:
         """Media time of the first sample of :meth:`wave`, seconds (may precede the segment)."""
-        return seg.padded_speech(self.pad(seg))[0]
+        return self._padded(seg)[0]
 
     def encode(self, seg: Segment) -> Any:
         """The :class:`~emofuse.experts.whisper_features.Encoded` pass over :meth:`wave`."""
