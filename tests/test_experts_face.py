@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from emofuse.errors import CheckpointError, ConfigError, DataError
 from emofuse.experts import EXPERTS, list_experts, load_expert
 from emofuse.experts.base import CARD_FILE, REQUIRED_CARD_FIELDS, WEIGHTS_FILE, read_card, weights_dir
-from emofuse.experts.face import FaceExpert, FaceNet, FaceNetConfig
+from emofuse.experts.face import FaceExpert, FaceNet, FaceNetConfig, zoom_out
 from emofuse.labels import get_label_space
-from emofuse.media.face import crop_face
+from emofuse.media.face import crop_face, preprocess_crop
 
 NAME = "face-fer2013"
 
@@ -77,6 +78,27 @@ def test_ekman_view_is_tempered_native(expert: FaceExpert) -> None:
 def test_flip_tta_is_symmetric(expert: FaceExpert) -> None:
     x = _crops(2, seed=2)
     np.testing.assert_allclose(expert.predict(x).probs, expert.predict(x[:, :, ::-1]).probs, atol=1e-5)
+
+
+def test_zoom_view_follows_the_card(expert: FaceExpert) -> None:
+    """The zoomed-out view is the card's (``inference.zoom_out``), can be switched off, and is validated."""
+    x = _crops(3, seed=4)
+    card = dict(expert.card, inference={"zoom_out": 0.85})
+    zoomed = FaceExpert(expert.net, card)
+    assert zoomed.zoom_tta == 0.85 and FaceExpert(expert.net, card, zoom_tta=False).zoom_tta is None
+    # the mean of the three views' logits, computed here view by view
+    t = torch.from_numpy(np.stack([preprocess_crop(c) for c in x]))[:, None]
+    with torch.inference_mode():
+        want = torch.stack([expert.net(t), expert.net(torch.flip(t, dims=(3,))), expert.net(zoom_out(t, 0.85))])
+    np.testing.assert_allclose(zoomed.logits(x), want.mean(0).double().numpy(), atol=1e-5)
+    assert not np.allclose(zoomed.logits(x), FaceExpert(expert.net, card, zoom_tta=False).logits(x), atol=1e-4)
+    # zoom_out shrinks the content around the centre: a centred bright square gets smaller
+    sq = torch.zeros(1, 1, 48, 48)
+    sq[..., 14:34, 14:34] = 1.0
+    assert 0.6 * 400 < float(zoom_out(sq, 0.8).sum()) < 0.7 * 400  # 0.8^2 = 0.64 of the area
+    for bad in (1.2, 0.1, "0.9"):
+        with pytest.raises(CheckpointError, match="zoom_out"):
+            FaceExpert(expert.net, dict(expert.card, inference={"zoom_out": bad}))
 
 
 @pytest.mark.parametrize("bad", [

@@ -18,7 +18,7 @@ from emofuse.labels import get_label_space
 HAPPY = get_label_space("fer2013").classes.index("happy")
 
 
-def square_detector(flip_tta: bool = True) -> FaceExpert:
+def square_detector(flip_tta: bool = True, zoom_out: float | None = None) -> FaceExpert:
     """A two-stage FaceNet that only sees bright blobs: ``logit_happy = 500 · mean(relu(mean3x3(x) − 1.2))``.
 
     After the expert's preprocessing (equalisation, standardisation) a bright square on uniform
@@ -42,6 +42,8 @@ def square_detector(flip_tta: bool = True) -> FaceExpert:
     card = {"name": "face-fer2013", "classes": list(get_label_space("fer2013").classes),
             "preprocessing": {"function": "preprocess_crop", "crop_size": 48},
             "calibration": {"temperature": 1.3}}
+    if zoom_out is not None:
+        card["inference"] = {"zoom_out": zoom_out}
     return FaceExpert(net, card, flip_tta=flip_tta)
 
 
@@ -77,9 +79,11 @@ def expert() -> FaceExpert:
 
 
 # -- known truth -----------------------------------------------------------------------------
-@pytest.mark.parametrize("flip_tta", [True, False])
-def test_heat_lies_on_the_only_evidence(flip_tta: bool):
-    model = square_detector(flip_tta)
+@pytest.mark.parametrize(("flip_tta", "zoom"), [(True, None), (False, None), (True, 0.8), (False, 0.8)])
+def test_heat_lies_on_the_only_evidence(flip_tta: bool, zoom: float | None):
+    """Every view's map, mapped back onto the crop, lands on the square (a wrong inverse warp would not)."""
+    model = square_detector(flip_tta, zoom)
+    assert model.zoom_tta == zoom
     crops, corners = square_crops()
     assert (model.predict(crops).ekman_labels()) == ["happiness"] * len(crops)
     for r, (r0, c0) in zip(face_heatmaps(model, crops), corners, strict=True):
@@ -109,8 +113,10 @@ def test_forward_reproduces_predict(expert: FaceExpert):
     got = face_forward(expert, crops)
     assert got.requires_grad and got.shape == (4, 7)
     np.testing.assert_allclose(got.detach().numpy(), expert.predict(crops).ekman, atol=1e-5)
-    no_tta = load_expert("face-fer2013", flip_tta=False)
+    no_tta = load_expert("face-fer2013", flip_tta=False, zoom_tta=False)
     np.testing.assert_allclose(face_forward(no_tta, crops).detach().numpy(), no_tta.predict(crops).ekman, atol=1e-5)
+    zoomed = square_detector(True, 0.8)  # the zoomed-out view goes through the same forward
+    np.testing.assert_allclose(face_forward(zoomed, crops).detach().numpy(), zoomed.predict(crops).ekman, atol=1e-5)
 
 
 def test_heatmap_format_and_values(expert: FaceExpert):

