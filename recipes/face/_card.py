@@ -48,8 +48,8 @@ LIMITATIONS = [
     "padded into larger images. Different framing lowers accuracy.",
     "Validation figures only: PublicTest served for epoch selection and the temperature, so its figures are "
     "slightly optimistic; the official PrivateTest rows are withheld.",
-    "Short CPU training (90 epochs on one CPU thread, about an hour) of a small network: short of "
-    "the ~73% that longer GPU training of larger networks reaches on FER2013.",
+    "Short CPU training ({epochs} epochs on one CPU thread) of a small network: short of the ~73% that "
+    "longer GPU training of larger networks reaches on FER2013.",
 ]
 LICENSES = {
     "model": "Apache-2.0 (as emofuse); trained on FER2013, whose terms apply to derived use",
@@ -149,7 +149,7 @@ def build_card(cfg: FaceNetConfig, results: dict[str, Any], calib: dict[str, Any
                    "note": "prior = UAR above chance on FER2013 PublicTest (validation)"},
         "intended_use": INTENDED_USE,
         "out_of_scope": OUT_OF_SCOPE,
-        "limitations": LIMITATIONS,
+        "limitations": [t.format(epochs=args.epochs) for t in LIMITATIONS],
         "licenses": LICENSES,
         "citation": [CITATIONS["FER2013"]],
         "emofuse_version": __version__,
