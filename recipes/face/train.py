@@ -92,7 +92,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kd-temperature", type=float, default=2.0, help="softmax temperature of the distillation")
     p.add_argument("--zoom-tta", type=float, default=0.0,
                    help="scale of a zoomed-out test-time view shipped in the card (0 = none): 0.9 helped the "
-                        "40-epoch net by 0.8 points on PublicTest, the shipped 90-epoch net by nothing (README)")
+                        "40-epoch net by 0.8 points on PublicTest, the 90- and 150-epoch seed-0 nets by "
+                        "nothing (README)")
     p.add_argument("--resume", action="store_true", help="continue from runs/face/last.pt")
     p.add_argument("--finalize-only", action="store_true", help="ship the best checkpoint so far")
     p.add_argument("--test-csv", default=None, help="a fer2013.csv with PrivateTest rows to score (withheld here)")
