@@ -1,13 +1,16 @@
-"""bc-LSTM specifics beyond the registry contract: context inside a group, none without it."""
+"""bc-LSTM specifics beyond the registry contract: context inside a group, none without it, level-1 heads."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
 from emofuse.data.spec import Batch, ModalitySpec, Specifications
+from emofuse.errors import ConfigError
 from emofuse.models import create_model
 from emofuse.models.fusion.bclstm import run_over_groups
+from emofuse.train import TrainConfig, Trainer
 
 SPEC = Specifications({"text": ModalitySpec(6), "audio": ModalitySpec(5)}, "classification", 2)
 
@@ -54,3 +57,28 @@ def test_without_context_there_is_no_lstm_and_utterances_are_independent():
         a, b = model(batch).logits, model(changed).logits
     keep = [0, 2, 3, 4]
     torch.testing.assert_close(a[keep], b[keep])
+
+
+def test_unimodal_heads_classify_each_contextual_feature_and_feed_the_aux_loss():
+    model = create_model("bc_lstm", SPEC, hidden=8, dropout=0.0, context=True, unimodal_heads=True).eval()
+    batch = _batch()
+    batch.targets = torch.tensor([0, 1, 0, 1, 1])
+    out = model(batch)
+    assert set(out.modality_logits) == {"text", "audio"}
+    assert all(lg.shape == (5, 2) for lg in out.modality_logits.values())
+    # the level-1 logits are the heads applied to the contextual unimodal embeddings
+    torch.testing.assert_close(out.modality_logits["text"], model.unimodal_heads["text"](out.embeddings["text"]))
+    loss_fn = nn.CrossEntropyLoss()
+    with_aux = Trainer(TrainConfig(aux_weight=0.5, progress=False)).compute_objective(out, batch, loss_fn)
+    without = Trainer(TrainConfig(aux_weight=0.0, progress=False)).compute_objective(out, batch, loss_fn)
+    aux = torch.stack([loss_fn(lg, batch.targets) for lg in out.modality_logits.values()]).mean()
+    torch.testing.assert_close(with_aux, without + 0.5 * aux)
+    with_aux.backward()
+    assert model.unimodal_heads["audio"][1].weight.grad.abs().sum() > 0
+
+
+def test_unimodal_heads_need_context_and_are_off_by_default():
+    assert create_model("bc_lstm", SPEC, hidden=8, context=True).unimodal_heads is None
+    assert create_model("bc_lstm", SPEC, hidden=8, context=True)(_batch()).modality_logits == {}
+    with pytest.raises(ConfigError, match="unimodal_heads needs context"):
+        create_model("bc_lstm", SPEC, hidden=8, unimodal_heads=True)

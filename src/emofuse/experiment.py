@@ -200,8 +200,9 @@ def benchmark(
     data = data or DataSection()
     train_cfg = train or TrainConfig(epochs=30, patience=8, progress=False)
     models = list(models or list_models())
-    for name in models:
-        model_config(name, {**(common or {}), **(params or {}).get(name, {})})
+    for name in models:  # every config that will run, checked before any training
+        for ctx in contexts:
+            model_config(name, {**(common or {}), **(params or {}).get(name, {}), "context": bool(ctx)})
     train_ds, valid_ds = load_splits(data)
     monitor = resolve_monitor(train_ds.task, train_cfg.monitor)
     runs: list[dict[str, Any]] = []

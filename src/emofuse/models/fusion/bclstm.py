@@ -11,7 +11,10 @@ of a video from the utterances around it, in two levels:
    classify each utterance.
 
 The paper trains level 1 first (each modality with its own classifier) and freezes it; here
-both levels are trained together, end to end, on the fused prediction only. Utterance
+both levels are trained together, end to end. With ``unimodal_heads=True`` each contextual
+unimodal feature also gets the paper's level-1 classifier, returned as ``modality_logits``,
+so the trainer's auxiliary loss (``aux_weight``) supervises level 1 while level 2 trains;
+otherwise only the fused prediction is supervised. Utterance
 features first pass the configured per-modality encoder (``mlp`` by default), so
 sequence features are pooled and every modality reaches the LSTMs at size ``E = hidden``.
 
@@ -62,14 +65,20 @@ class BCLSTMConfig(FusionConfig):
     Attributes:
         context_dropout: Dropout inside both context levels (on the LSTM inputs and outputs);
             negative means ``dropout``. The paper regularises its LSTMs heavily.
+        unimodal_heads: Give each contextual unimodal feature ``(B, E)`` its own classifier
+            (the paper's level-1 supervision); needs ``context``. Their ``(B, C)`` logits come
+            back as ``modality_logits`` for the trainer's auxiliary loss.
     """
 
     context_dropout: float = -1.0
+    unimodal_heads: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.context_dropout >= 1.0:
             raise ConfigError(f"context_dropout must be < 1, got {self.context_dropout}")
+        if self.unimodal_heads and not self.context:
+            raise ConfigError("unimodal_heads needs context: true (they classify the contextual unimodal features)")
 
 
 @register_model("bc_lstm")
@@ -94,6 +103,10 @@ class BCLSTM(FusionModel):
         self.encoders = self.build_encoders()
         self.unimodal = (nn.ModuleDict({name: ContextLSTM(e + 1, e, self._ctx_dropout) for name in self.modalities})
                          if config.context else None)
+        self.unimodal_heads = (
+            nn.ModuleDict({name: nn.Sequential(nn.Dropout(config.dropout), nn.Linear(e, spec.num_outputs))
+                           for name in self.modalities})
+            if config.unimodal_heads else None)
         self.fusion = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(m * e + m, e), nn.ReLU())
         self._finish_init()
 
@@ -109,12 +122,15 @@ class BCLSTM(FusionModel):
                                 if self.config.context else None)
 
     def fuse(self, batch: Batch, present: dict[str, Tensor]) -> FusionResult:
-        """Per-modality (contextual) embeddings ``(B, E)`` and the fused ``(B, H)``."""
+        """Per-modality (contextual) embeddings ``(B, E)``, the fused ``(B, H)`` and, with
+        ``unimodal_heads``, the level-1 logits ``(B, C)`` of the modalities the batch carries."""
         emb = self.encode(self.encoders, batch, present)
         pm = self.present_matrix(present)
         if self.unimodal is not None:
             for j, name in enumerate(self.modalities):
                 ctx = self.unimodal[name](torch.cat([emb[name], pm[:, j:j + 1]], -1), batch.groups, batch.positions)
                 emb[name] = torch.where(present[name].unsqueeze(-1), ctx, 0.0)
+        level1 = ({name: self.unimodal_heads[name](emb[name]) for name in self.modalities if name in batch.features}
+                  if self.unimodal_heads is not None else {})
         hidden = self.fusion(torch.cat([emb[name] for name in self.modalities] + [pm], -1))
-        return FusionResult(hidden=hidden, embeddings=emb)
+        return FusionResult(hidden=hidden, modality_logits=level1, embeddings=emb)
