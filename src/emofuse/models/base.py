@@ -186,6 +186,12 @@ class FusionModel(nn.Module):
         dim = out_dim or self.config.hidden
         return nn.ModuleDict({m: cls(s.dim, dim, dropout=self.config.dropout) for m, s in self.spec.modalities.items()})
 
+    def build_classifiers(self, in_dim: int | None = None) -> nn.ModuleDict:
+        """One classifier per modality (dropout + linear), each ``(B, in_dim)`` → ``(B, C)`` logits."""
+        dim = in_dim or self.config.hidden
+        return nn.ModuleDict({m: nn.Sequential(nn.Dropout(self.config.dropout), nn.Linear(dim, self.spec.num_outputs))
+                              for m in self.modalities})
+
     def encode(self, encoders: nn.ModuleDict, batch: Batch, present: dict[str, Tensor]) -> dict[str, Tensor]:
         """Run ``encoders`` on each modality; absent samples get zero embeddings ``(B, E)``."""
         out = {}

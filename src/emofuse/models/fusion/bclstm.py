@@ -103,10 +103,7 @@ class BCLSTM(FusionModel):
         self.encoders = self.build_encoders()
         self.unimodal = (nn.ModuleDict({name: ContextLSTM(e + 1, e, self._ctx_dropout) for name in self.modalities})
                          if config.context else None)
-        self.unimodal_heads = (
-            nn.ModuleDict({name: nn.Sequential(nn.Dropout(config.dropout), nn.Linear(e, spec.num_outputs))
-                           for name in self.modalities})
-            if config.unimodal_heads else None)
+        self.unimodal_heads = self.build_classifiers(e) if config.unimodal_heads else None
         self.fusion = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(m * e + m, e), nn.ReLU())
         self._finish_init()
 

@@ -67,10 +67,7 @@ class ExpertFusion(FusionModel):
     def __init__(self, spec: Specifications, config: FusionConfig) -> None:
         super().__init__(spec, config)
         self.encoders = self.build_encoders()
-        self.classifiers = nn.ModuleDict({
-            m: nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.hidden, spec.num_outputs))
-            for m in self.modalities
-        })
+        self.classifiers = self.build_classifiers()
 
     def experts(self, batch: Batch, present: dict[str, Tensor]) -> tuple[dict[str, Tensor], Tensor]:
         """Per-modality embeddings (modality → ``(B, E)``) and predictions ``(B, M, C)``."""
