@@ -127,6 +127,13 @@ def build_card(cfg: FaceNetConfig, results: dict[str, Any], calib: dict[str, Any
                                    f"; CutMix on {args.cutmix_prob:.0%} of batches (Beta({args.cutmix_alpha:g}))"
                                    if getattr(args, "cutmix_prob", 0) else ""]),
                               "selection": "epoch with the best PublicTest accuracy (no TTA)",
+                              **({"swa": {**args.swa, "how": "stochastic weight averaging (Izmailov et al. 2018): "
+                                          "the trained net (init) went on training at a constant AdamW learning "
+                                          "rate with the same objective; the equal-weight mean of the init and of "
+                                          "the weights after each epoch, batch-norm statistics recomputed on the "
+                                          "training crops, is the shipped net; selection = the number of averaged "
+                                          "epochs with the best PublicTest accuracy (no TTA)"}}
+                                 if getattr(args, "swa", None) else {}),
                               "hardware": f"CPU, {args.threads} torch thread(s)"}},
         "backbone": {"type": "none (the CNN is trained from scratch; all weights are in head.safetensors)"},
         "preprocessing": {"function": "preprocess_crop", "module": "emofuse.media.face", "crop_size": 48,

@@ -37,6 +37,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -143,17 +144,15 @@ def predict_logits(net: FaceNet, x: np.ndarray, flip: bool, zoom: float | None =
     return torch.cat(out).numpy()
 
 
-def train(args: argparse.Namespace, xtr: np.ndarray, ytr: np.ndarray, xva: np.ndarray, yva: np.ndarray,
-          cfg: FaceNetConfig, run: Path) -> None:
-    """Augmented cross-entropy training through the library's head loop (best PublicTest accuracy kept)."""
-    torch.manual_seed(args.seed)
-    net = FaceNet(cfg).to(memory_format=torch.channels_last)
-    steps = math.ceil(len(xtr) / args.batch_size)
-    xt, yt = torch.from_numpy(xtr)[:, None], torch.from_numpy(ytr)
+def objective(args: argparse.Namespace, xt: torch.Tensor, yt: torch.Tensor) -> tuple[
+        Callable[[torch.nn.Module, torch.Tensor, torch.Generator], torch.Tensor],
+        Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
+    """The recipe's ``forward(net, idx, gen)`` and ``loss(logits, idx)`` on training crops ``xt`` ``(N, 1, 48, 48)``.
 
-    def batches(epoch: int, gen: torch.Generator) -> list[torch.Tensor]:
-        return list(torch.randperm(len(xt), generator=gen).split(args.batch_size))
-
+    ``forward`` augments the rows ``idx`` (affine warp, erasing, CutMix on a share of batches) and,
+    with ``--teachers``, reads the teachers' mean logits on the very same image; ``loss`` is the
+    smoothed (CutMix-mixed) cross-entropy, blended with the distillation KL when teachers are given.
+    """
     mix: dict[str, torch.Tensor | None] = {"perm": None, "own": None, "teacher": None}  # this batch, for the loss
     teachers = [FaceExpert.from_dir(d).net.eval().to(memory_format=torch.channels_last)
                 for d in (args.teachers or [])]
@@ -177,6 +176,22 @@ def train(args: argparse.Namespace, xtr: np.ndarray, ytr: np.ndarray, xva: np.nd
         kd = F.kl_div(F.log_softmax(z / t, 1), F.log_softmax(mix["teacher"] / t, 1), log_target=True,
                       reduction="batchmean") * t * t
         return (1 - args.kd_weight) * hard + args.kd_weight * kd
+
+    return forward, loss
+
+
+def train(args: argparse.Namespace, xtr: np.ndarray, ytr: np.ndarray, xva: np.ndarray, yva: np.ndarray,
+          cfg: FaceNetConfig, run: Path) -> None:
+    """Augmented cross-entropy training through the library's head loop (best PublicTest accuracy kept)."""
+    torch.manual_seed(args.seed)
+    net = FaceNet(cfg).to(memory_format=torch.channels_last)
+    steps = math.ceil(len(xtr) / args.batch_size)
+    xt, yt = torch.from_numpy(xtr)[:, None], torch.from_numpy(ytr)
+
+    def batches(epoch: int, gen: torch.Generator) -> list[torch.Tensor]:
+        return list(torch.randperm(len(xt), generator=gen).split(args.batch_size))
+
+    forward, loss = objective(args, xt, yt)
 
     def score(m: torch.nn.Module) -> dict[str, float]:
         z = predict_logits(m, xva, flip=False)
