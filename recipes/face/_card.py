@@ -187,8 +187,12 @@ def _table(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     lines += ["", f"Calibration (ekman view, 15-bin ECE on PublicTest): {cal['ece_before']:.4f} before, "
               f"{cal['ece_after']:.4f} after temperature scaling (T = {cal['temperature']:.3f}); NLL "
               f"{cal['nll_before']:.4f} → {cal['nll_after']:.4f}.", "",
-              f"Best epoch {results['best_epoch']} of {results['epochs_run']} run "
-              f"({results['n_params']:,} parameters).", "",
+              (f"Weight average (`swa.py`) of the {results['swa']['init_epochs']}-epoch seed-"
+               f"{results['swa']['init_seed']} net and its weights after each of {results['best_epoch']} "
+               f"more epochs at a constant learning rate {results['swa']['lr']:g} (best of "
+               f"{results['epochs_run']} run; {results['n_params']:,} parameters)." if results.get("swa") else
+               f"Best epoch {results['best_epoch']} of {results['epochs_run']} run "
+               f"({results['n_params']:,} parameters)."), "",
               "Per-class recall (shipped default): "
               + ", ".join(f"{k} {v:.3f}" for k, v in m["per_class_recall"].items()),
               "", "Confusion matrix (rows true, columns predicted; " + ", ".join(FER.classes) + "):", "", "```"]

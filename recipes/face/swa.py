@@ -61,8 +61,10 @@ def main(argv: list[str] | None = None) -> None:
     init = FaceExpert.from_dir(args.init)
     net = init.net.train().to(memory_format=torch.channels_last)
     cfg = FaceNetConfig.from_dict(init.card["head"]["config"])
-    args.swa = {"init": str(args.init), "epochs": args.swa_epochs, "lr": args.swa_lr,
-                "init_card_epochs": init.card["head"]["training"].get("epochs")}
+    trained = init.card["head"]["training"]
+    args.swa = {"init": str(args.init), "init_epochs": trained.get("epochs"), "init_seed": trained.get("seed"),
+                "init_publictest_accuracy": init.card["metrics"]["publictest"]["accuracy"],
+                "epochs": args.swa_epochs, "lr": args.swa_lr}
     (run / "config.json").write_text(json.dumps({**vars(args), "net": cfg.to_dict()}, indent=1))
     xt, yt = torch.from_numpy(xtr)[:, None], torch.from_numpy(ytr)
     forward, loss = objective(args, xt, yt)
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "avg": avg.state_dict(),
                     "gen": gen.get_state(), "epoch": epoch + 1, "history": history, "best": best}, run / "last.pt")
         (run / "history.json").write_text(json.dumps(history, indent=1))
-    args.epochs = args.swa["init_card_epochs"] or args.epochs  # the card's schedule is the init run's
+    args.epochs = args.swa["init_epochs"] or args.epochs  # the card's schedule is the init run's
     finalize(args, cfg, run, rawva, xva, yva, len(ytr), None)
 
 

@@ -246,7 +246,7 @@ def finalize(args: argparse.Namespace, cfg: FaceNetConfig, run: Path, rawva: np.
                "calibration": calib, "best_epoch": best_epoch,
                "epochs_run": len(history), "epochs_planned": args.epochs, "history": history,
                "n_params": int(sum(p.numel() for p in net.parameters())), "seed": args.seed,
-               "n_train": n_train, "n_val": int(len(yva))}
+               "n_train": n_train, "n_val": int(len(yva)), **({"swa": args.swa} if getattr(args, "swa", None) else {})}
     if test is not None:
         zt_ = predict_logits(net, test[0], flip=True, zoom=zoom)
         results["test"] = classification_metrics(test[1], zt_, classes=CLASSES)
