@@ -24,13 +24,12 @@ import json
 import math
 import os
 import time
-from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 from torch.optim.swa_utils import AveragedModel, update_bn  # noqa: E402
-from train import DATA_DIR_ENV, finalize, load_split, objective, parse_args, predict_logits  # noqa: E402
+from train import finalize, objective, parse_args, predict_logits, prepare  # noqa: E402
 
 from emofuse.cards import save_weights  # noqa: E402
 from emofuse.experts.face import FaceExpert, FaceNetConfig  # noqa: E402
@@ -51,13 +50,7 @@ def swa_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = swa_args(argv)
-    if not args.data_dir:
-        raise SystemExit(f"--data-dir (or ${DATA_DIR_ENV}) must name the folder holding fer2013/")
-    torch.set_num_threads(args.threads)
-    run = Path(args.run_dir)
-    run.mkdir(parents=True, exist_ok=True)
-    _, xtr, ytr = load_split(Path(args.data_dir), "Training", run / "cache", args.limit)
-    rawva, xva, yva = load_split(Path(args.data_dir), "PublicTest", run / "cache", args.limit)
+    run, xtr, ytr, rawva, xva, yva = prepare(args)
     init = FaceExpert.from_dir(args.init)
     net = init.net.train().to(memory_format=torch.channels_last)
     cfg = FaceNetConfig.from_dict(init.card["head"]["config"])

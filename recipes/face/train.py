@@ -269,20 +269,25 @@ def finalize(args: argparse.Namespace, cfg: FaceNetConfig, run: Path, rawva: np.
           f"{results['publictest_flip_tta']['accuracy']:.4f} (flip TTA), {m_noflip['accuracy']:.4f} (no TTA)")
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+def prepare(args: argparse.Namespace) -> tuple[Path, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Check the options, set the threads, make the run folder; ``(run, xtr, ytr, rawva, xva, yva)``."""
     if not args.data_dir:
         raise SystemExit(f"--data-dir (or ${DATA_DIR_ENV}) must name the folder holding fer2013/")
+    if args.limit and Path(args.out).resolve() == weights_dir("face-fer2013").resolve():
+        raise SystemExit("--limit runs must not overwrite the shipped weights: pass --out")
     torch.set_num_threads(args.threads)
     run = Path(args.run_dir)
     run.mkdir(parents=True, exist_ok=True)
-    data = Path(args.data_dir)
-    t = time.time()
-    if args.limit and Path(args.out).resolve() == weights_dir("face-fer2013").resolve():
-        raise SystemExit("--limit runs must not overwrite the shipped weights: pass --out")
+    data, t = Path(args.data_dir), time.time()
     _, xtr, ytr = load_split(data, "Training", run / "cache", args.limit)
     rawva, xva, yva = load_split(data, "PublicTest", run / "cache", args.limit)
     print(f"data: {len(ytr)} training, {len(yva)} PublicTest rows ({time.time() - t:.0f}s)", flush=True)
+    return run, xtr, ytr, rawva, xva, yva
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    run, xtr, ytr, rawva, xva, yva = prepare(args)
     cfg = FaceNetConfig(widths=tuple(args.widths), depths=tuple(args.depths))
     (run / "config.json").write_text(json.dumps({**vars(args), "net": cfg.to_dict()}, indent=1))
     if not args.finalize_only:
