@@ -140,7 +140,7 @@ class RecordingDetector:
 
 
 def score(root: Path, detector: RecordingDetector, truth: dict[str, tuple[float, float, int]] | None = None,
-          batch_size: int = 128) -> dict[str, Any]:
+          batch_size: int = 128, weights: Path | None = None) -> dict[str, Any]:
     """``evaluate_expert`` on a class folder, plus figures counting a missed face as wrong.
 
     ``truth`` (item id → pasted crop centre and side) adds ``on_face``: the main detection's
@@ -152,7 +152,7 @@ def score(root: Path, detector: RecordingDetector, truth: dict[str, tuple[float,
     preds = root.parent / f"{root.name}_predictions.csv"
     detector.calls = []
     res = evaluate_expert(EXPERT, root, format="folders", label_space="fer2013", batch_size=batch_size,
-                          predictions=preds, detector=detector)
+                          predictions=preds, detector=detector, weights=weights)
     with open(preds, newline="", encoding="utf-8") as fh:
         table = list(csv.DictReader(fh))
     miss = len(CLASSES)  # an extra "no face" class: never true, so misses only lower the true class's recall
@@ -258,6 +258,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=700, help="faces in the stratified subset (0: all 3,589)")
     p.add_argument("--seed", type=int, default=0, help="subset, background, position seed")
     p.add_argument("--out", type=Path, default=RESULTS, help="where pipeline_crops.* are written")
+    p.add_argument("--weights", type=Path, default=None,
+                   help="a face-fer2013 weight folder to score instead of the shipped one")
     p.add_argument("--keep", type=Path, default=None, help="render the scenes here (kept) instead of a temp dir")
     args = p.parse_args(argv)
     if not args.data_dir:
@@ -283,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="pipeline_crops_") as tmp:
         work = args.keep or Path(tmp)
         write_folder(work / "crop48", list(faces), labels, None)
-        rows.append(to_row(None, score(work / "crop48", detector), args.seed))
+        rows.append(to_row(None, score(work / "crop48", detector, weights=args.weights), args.seed))
         print(f"48x48 crops: acc {rows[-1]['accuracy']:.3f}", flush=True)
         for i, cond in enumerate(conditions()):
             t = time.time()
@@ -293,14 +295,15 @@ def main(argv: list[str] | None = None) -> None:
             folder = work / (f"s{cond['size']}_r{cond['roll']:+d}" + (f"_q{cond['jpeg']}" if cond["jpeg"] else ""))
             names = write_folder(folder, list(scenes), labels, cond["jpeg"])
             truth = {n: (cx, cy, cond["size"]) for n, (cx, cy) in zip(names, centres, strict=True)}
-            rows.append(to_row(cond, score(folder, detector, truth), args.seed))
+            rows.append(to_row(cond, score(folder, detector, truth, weights=args.weights), args.seed))
             r = rows[-1]
             print(f"{r['condition']}: found {r['detection_rate']:.3f} (on the face {r['on_face']}), "
                   f"roll read {r['roll_est']}, acc {r['accuracy']:.3f} "
                   f"(miss = wrong {r['accuracy_all']:.3f}) ({time.time() - t:.0f}s)", flush=True)
         empty = empty_scene_faces(detector, len(faces), args.seed)
         print(f"empty scenes with a 'face': {empty} of {len(faces)}", flush=True)
-    meta = {"expert": EXPERT, "corpus": "FER2013 PublicTest (validation)", "images": len(faces), "seed": args.seed,
+    meta = {"expert": EXPERT, "weights": str(args.weights or "shipped"),
+            "corpus": "FER2013 PublicTest (validation)", "images": len(faces), "seed": args.seed,
             "empty_scenes": {"n": len(faces), "with_face": empty},
             "scene": list(SCENE), "level": "side of the pasted FER crop in px (face box ~ side / 1.2)",
             "jpeg_quality": JPEG_QUALITY, "metrics": "accuracy/f1/uar on detected faces; *_all count misses wrong",
